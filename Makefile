@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` starts the operator (against a local control plane when no
+# cluster is configured), `make test` runs lint, type checks and the whole test suite. Both set up all
+# they need: the virtual environment, the Python packages and the Go-built control plane.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test lint unit integration controlplane bench constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+controlplane:
+	hack/build-controlplane.sh >/dev/null
+
+run: $(STAMP) controlplane
+	$(BIN)/support-operator dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests hack
+	$(BIN)/ruff format --check operator tests hack
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP) controlplane
+	$(BIN)/pytest tests/integration
+
+test: $(STAMP) controlplane lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/bench_sla.py
+
+constraints: $(STAMP)
+	{ echo "# Every transitive Python dependency, pinned (pip install -c). Regenerate: make constraints"; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""support-operator: 3rd-level support contracts for Kubernetes platforms, as an operator."""

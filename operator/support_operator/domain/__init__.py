@@ -1,0 +1,1 @@
+"""Pure domain core: calendar, SLA, queue, ledger, staffing. No Kubernetes imports here."""
