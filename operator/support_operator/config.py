@@ -1,0 +1,19 @@
+"""Operator settings, from command-line options or SUPPORT_OPERATOR_* environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Roles a contract may grant; anything else (cluster-admin above all) is refused before anything is created.
+DEFAULT_ALLOWED_ROLES = ("support-readonly", "view", "edit")
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespace: str = "support-operator"  # where identities, bound Secrets and kubeconfigs live
+    bind_address: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod from outside
+    metrics_port: int = 8080
+    liveness_port: int = 8081
+    allowed_roles: tuple[str, ...] = DEFAULT_ALLOWED_ROLES
+    smtp_timeout_seconds: float = 10.0
+    extra: dict[str, str] = field(default_factory=dict)

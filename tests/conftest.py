@@ -1,0 +1,95 @@
+"""Shared fixtures: one real control plane per session, CRDs, a fresh namespace per test, the running operator.
+
+`--use-existing-cluster` (or SUPPORT_OPERATOR_USE_EXISTING_CLUSTER=true) runs the same suite against the
+cluster in KUBECONFIG instead of starting kube-apiserver + etcd locally.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+from support_operator.testing.controlplane import (
+    ExistingCluster,
+    LocalControlPlane,
+    locate_binaries,
+)
+from support_operator.testing.operator_process import OperatorProcess
+
+REPO = Path(__file__).resolve().parents[1]
+CRD_DIR = REPO / "crds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--use-existing-cluster",
+        action="store_true",
+        default=os.environ.get("SUPPORT_OPERATOR_USE_EXISTING_CLUSTER", "").lower() in ("1", "true", "yes"),
+        help="run integration tests against the cluster in KUBECONFIG instead of a local control plane",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def control_plane(request: pytest.FixtureRequest) -> Iterator[LocalControlPlane | ExistingCluster]:
+    if request.config.getoption("--use-existing-cluster"):
+        kubeconfig = os.environ.get("KUBECONFIG")
+        if not kubeconfig:
+            pytest.exit("--use-existing-cluster needs KUBECONFIG", returncode=2)
+        kubectl = locate_binaries() / "kubectl"
+        yield ExistingCluster(Path(kubeconfig), kubectl)
+        return
+    with LocalControlPlane() as plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def api_client(control_plane: LocalControlPlane | ExistingCluster) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(control_plane.kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def crds(control_plane: LocalControlPlane | ExistingCluster) -> list[str]:
+    """Applies every CRD in crds/ (server-side, as GitOps tools do) and waits until each is Established."""
+    files = sorted(CRD_DIR.glob("*.yaml"))
+    if not files:
+        pytest.fail("crds/ holds no CRD manifests")
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={f}" for f in files])
+    crd_names = [f"crd/{yaml.safe_load(f.read_text())['metadata']['name']}" for f in files]
+    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *crd_names)
+    return crd_names
+
+
+@pytest.fixture
+def namespace(control_plane: LocalControlPlane | ExistingCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards (the namespace controller cleans it up)."""
+    stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+    name = f"t-{stem}-{secrets.token_hex(3)}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    control_plane: LocalControlPlane | ExistingCluster, crds: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator, started as the container image starts it (`support-operator run`), for the whole session."""
+    process = OperatorProcess(kubeconfig=control_plane.kubeconfig, workdir=tmp_path_factory.mktemp("operator"))
+    process.start()
+    yield process
+    process.stop()
