@@ -93,3 +93,14 @@ def operator(
     process.start()
     yield process
     process.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test that ran with the operator shows the tail of the operator's log."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    process = getattr(item, "funcargs", {}).get("operator")
+    if report.failed and isinstance(process, OperatorProcess):
+        tail = "\n".join(process.log_text().splitlines()[-120:])
+        report.sections.append(("operator log (last 120 lines)", tail))

@@ -1,0 +1,211 @@
+"""SupportCase: from spec, its contract and the clock to the desired status. Pure: no API calls.
+
+The reaction result, once Met or Breached, is final; the deadline follows the current category and impact
+from the original report time; closed cases keep their status when the contract's calendar changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from support_operator.api.v1alpha1 import (
+    MAX_HISTORY,
+    OPEN_STATES,
+    Calendar,
+    CaseCategory,
+    CaseState,
+    ConfirmationStatus,
+    HistoryEntry,
+    Priority,
+    ReactionStatus,
+    SupportCase,
+    SupportCaseStatus,
+    SupportContract,
+)
+from support_operator.api.v1alpha1 import Impact as ApiImpact
+from support_operator.api.v1alpha1 import ReactionState as ApiReactionState
+from support_operator.controllers.conditions import Desired, flipped, merge_conditions
+from support_operator.controllers.contract import Availability, EventNote
+from support_operator.controllers.policy import reaction_policy
+from support_operator.domain import sla
+from support_operator.domain.queue import QueueItem, priority_class, queue_positions
+
+
+@dataclass(frozen=True)
+class MailOutcome:
+    """What became of the confirmation e-mail in this reconcile."""
+
+    sent: ConfirmationStatus | None = None
+    error: str | None = None  # delivery failed; retried with backoff
+    not_configured: str | None = None  # the contract has no notification settings
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    status: SupportCaseStatus
+    events: list[EventNote] = field(default_factory=list)
+    recheck_at: dt.datetime | None = None
+    wants_confirmation: bool = False
+
+
+def report_time(case: SupportCase) -> dt.datetime:
+    """spec.reportedAt, or the creation time when the case was opened without one."""
+    reported = case.spec.reported_at or case.metadata.creation_timestamp
+    if reported is None:
+        raise ValueError("the case has neither spec.reportedAt nor metadata.creationTimestamp")
+    return reported
+
+
+def domain_category(case: SupportCase) -> sla.Category:
+    return sla.Category(case.spec.category.value)
+
+
+def domain_impact(case: SupportCase) -> sla.Impact:
+    # A consultation without a declared impact is treated as non-production: it never gets Pikett.
+    return sla.Impact((case.spec.impact or ApiImpact.NON_PRODUCTION).value)
+
+
+def is_open(case: SupportCase) -> bool:
+    return case.spec.state in OPEN_STATES
+
+
+def queue_item(case: SupportCase, contract: SupportContract) -> QueueItem:
+    reported = report_time(case)
+    category, impact = domain_category(case), domain_impact(case)
+    deadline = reaction_policy(contract.spec).deadline(reported, category, impact)
+    return QueueItem(f"{case.metadata.namespace}/{case.metadata.name}", category, impact, reported, deadline)
+
+
+def positions(cases: Iterable[SupportCase], contract: SupportContract) -> dict[str, int]:
+    """Queue positions of a contract's open cases, keyed by namespace/name."""
+    return queue_positions(queue_item(c, contract) for c in cases if is_open(c))
+
+
+def plan_case(
+    case: SupportCase,
+    contract: SupportContract | None,
+    contract_availability: Availability | None,
+    queue_position: int | None,
+    mail: MailOutcome | None,
+    now: dt.datetime,
+) -> CasePlan:
+    previous = case.status or SupportCaseStatus()
+    generation = case.metadata.generation
+    priority = Priority(priority_class(domain_category(case), domain_impact(case)).label)
+    history = list(previous.history or [])
+    notes: list[EventNote] = []
+
+    def record(kind: str, message: str, warning: bool = False) -> None:
+        history.append(HistoryEntry(at=now, type=kind, message=message))
+        notes.append(EventNote("Warning" if warning else "Normal", kind, message))
+
+    if previous.observed_state != case.spec.state:
+        if previous.observed_state is None:
+            record("Accepted", f"case opened as {priority.value} {case.spec.category.value}")
+        else:
+            record("StateChanged", f"{previous.observed_state.value} -> {case.spec.state.value}")
+
+    usable = contract is not None and contract_availability is not None and contract_availability.usable
+    reaction = previous.reaction
+    recheck_at = None
+    if usable and contract is not None and (is_open(case) or reaction is None or reaction.state == "Pending"):
+        reaction, recheck_at = _reaction(case, contract, previous.reaction, now)
+        if previous.reaction is None or previous.reaction.state != reaction.state:
+            if reaction.state == ApiReactionState.MET:
+                record("ReactionMet", f"analysis started at {reaction.analysis_started_at}, in time")
+            elif reaction.state == ApiReactionState.BREACHED:
+                record("ReactionBreached", f"no analysis by the deadline {reaction.deadline}", warning=True)
+
+    confirmation = previous.confirmation or (mail.sent if mail else None)
+    if mail and mail.sent and previous.confirmation is None:
+        record("ConfirmationSent", f"confirmation e-mail {mail.sent.message_id} sent")
+
+    desired = [
+        _ready(case, contract, contract_availability),
+        _confirmed(confirmation, mail, usable),
+    ]
+    conditions = merge_conditions(previous.conditions, desired, generation, now)
+    notes += [
+        EventNote("Warning", c.reason, c.message)
+        for c in flipped(previous.conditions, conditions)
+        if c.status != "True"
+    ]
+    status = previous.model_copy(
+        update={
+            "observed_generation": generation,
+            "observed_state": case.spec.state,
+            "conditions": conditions,
+            "priority": priority,
+            "queue_position": queue_position if is_open(case) else None,
+            "reaction": reaction,
+            "confirmation": confirmation,
+            "history": history[-MAX_HISTORY:],
+            "resolved_at": previous.resolved_at
+            or (now if case.spec.state in (CaseState.RESOLVED, CaseState.CLOSED) else None),
+            "closed_at": previous.closed_at or (now if case.spec.state == CaseState.CLOSED else None),
+        }
+    )
+    wants_confirmation = usable and confirmation is None and (mail is None or mail.sent is None)
+    return CasePlan(status, notes, recheck_at, wants_confirmation)
+
+
+def _reaction(
+    case: SupportCase, contract: SupportContract, previous: ReactionStatus | None, now: dt.datetime
+) -> tuple[ReactionStatus, dt.datetime | None]:
+    policy = reaction_policy(contract.spec)
+    previous_state = sla.ReactionState(previous.state.value) if previous is not None else None
+    evaluation = sla.evaluate_reaction(
+        policy,
+        report_time(case),
+        domain_category(case),
+        domain_impact(case),
+        case.spec.analysis_started_at,
+        now,
+        previous_state,
+    )
+    reaction = ReactionStatus(
+        target=_duration_text(evaluation.target),
+        calendar=Calendar.PIKETT if evaluation.pikett else Calendar.STANDARD,
+        reported_at=report_time(case),
+        deadline=evaluation.deadline,
+        state=ApiReactionState(evaluation.state.value),
+        analysis_started_at=case.spec.analysis_started_at,
+    )
+    return reaction, sla.next_transition_at(evaluation)
+
+
+def _duration_text(duration: dt.timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
+    return text or "0s"
+
+
+def _ready(case: SupportCase, contract: SupportContract | None, usable: Availability | None) -> Desired:
+    name = case.spec.contract_ref.name
+    if contract is None:
+        return Desired(
+            "Ready", False, "ContractNotFound",
+            f"SupportContract {name} does not exist; the case waits and is served once it appears",
+        )
+    if usable is None or not usable.usable:
+        reason = f"Contract{usable.reason}" if usable else "ContractUnknown"
+        detail = usable.message if usable else "not reconciled yet"
+        return Desired("Ready", False, reason, f"SupportContract {name}: {detail}; the case waits")
+    if case.spec.category == CaseCategory.INCIDENT and case.spec.impact is None:
+        return Desired("Ready", False, "ImpactMissing", "incidents need spec.impact (Production or NonProduction)")
+    return Desired("Ready", True, "Tracking", f"reaction SLA tracked under SupportContract {name}")
+
+
+def _confirmed(confirmation: ConfirmationStatus | None, mail: MailOutcome | None, usable: bool) -> Desired:
+    if confirmation is not None:
+        return Desired("Confirmed", True, "EmailSent", f"confirmation {confirmation.message_id} sent")
+    if mail is not None and mail.not_configured:
+        return Desired("Confirmed", False, "NotificationNotConfigured", mail.not_configured)
+    if mail is not None and mail.error:
+        return Desired("Confirmed", False, "EmailFailed", f"{mail.error}; retrying with backoff")
+    reason = "Pending" if usable else "WaitingForContract"
+    return Desired("Confirmed", None, reason, "the confirmation e-mail has not been sent yet")

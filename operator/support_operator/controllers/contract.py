@@ -1,0 +1,142 @@
+"""SupportContract: from spec (and what the operator observed) to the desired status. Pure: no API calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from support_operator.api.v1alpha1 import (
+    Holiday,
+    OpenCases,
+    PlatformRecord,
+    SupportContract,
+    SupportContractStatus,
+)
+from support_operator.controllers.conditions import Desired, flipped, merge_conditions
+from support_operator.controllers.policy import calendar_for, reaction_policy
+
+MIN_TEAM = 3  # the offer: at least three engineers who speak the customer's language
+
+
+@dataclass(frozen=True)
+class EventNote:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether cases may be served under the contract now; `reason` is a condition reason when not."""
+
+    usable: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ContractPlan:
+    status: SupportContractStatus
+    availability: Availability
+    events: list[EventNote] = field(default_factory=list)
+    recheck_at: dt.datetime | None = None
+
+
+def availability(contract: SupportContract, now: dt.datetime) -> Availability:
+    spec = contract.spec
+    try:
+        reaction_policy(spec)
+    except ValueError as error:
+        return Availability(False, "InvalidCalendar", f"support hours cannot be used: {error}")
+    today = now.astimezone(ZoneInfo(spec.support_hours.time_zone)).date()
+    if spec.suspended:
+        return Availability(False, "Suspended", "the contract is suspended (spec.suspended); cases wait")
+    if spec.period is not None and today < spec.period.start:
+        return Availability(False, "NotStarted", f"the contract starts on {spec.period.start}")
+    if spec.period is not None and spec.period.end is not None and today > spec.period.end:
+        return Availability(False, "Expired", f"the contract ended on {spec.period.end}")
+    return Availability(True, "Active", f"serving cases with a {spec.reaction_time.value} reaction time")
+
+
+def staffing(contract: SupportContract) -> Desired:
+    spec = contract.spec
+    speakers = [m.name for m in spec.team if spec.language in m.languages]
+    if len(spec.team) < MIN_TEAM:
+        return Desired(
+            "TeamStaffed", False, "TooFewMembers",
+            f"{len(spec.team)} team member(s) declared; the offer promises at least {MIN_TEAM}",
+        )
+    if len(speakers) < MIN_TEAM:
+        return Desired(
+            "TeamStaffed", False, "TooFewSpeakers",
+            f"only {len(speakers)} team member(s) speak {spec.language.value} (the customer language); "
+            f"the offer promises at least {MIN_TEAM}",
+        )
+    return Desired("TeamStaffed", True, "Staffed", f"{len(speakers)} members speak {spec.language.value}")
+
+
+def holidays(contract: SupportContract, now: dt.datetime) -> list[Holiday]:
+    """Public holidays and closed dates of this year and the next, in the contract's time zone."""
+    hours = contract.spec.support_hours
+    calendar = calendar_for(hours)
+    year = calendar.local(now).year
+    listed = {day: name for y in (year, year + 1) for day, name in calendar.holidays_in(y)}
+    for day in hours.closed_dates or ():
+        if day.year in (year, year + 1):
+            listed.setdefault(day, "closed")
+    return [Holiday(date=day, name=name[:128]) for day, name in sorted(listed.items())]
+
+
+def _recheck_at(contract: SupportContract, now: dt.datetime) -> dt.datetime:
+    """Next instant the status changes with no edit: period start or end, or New Year (holiday list)."""
+    zone = ZoneInfo(contract.spec.support_hours.time_zone)
+    local_now = now.astimezone(zone)
+    candidates = [dt.datetime(local_now.year + 1, 1, 1, tzinfo=zone)]
+    period = contract.spec.period
+    if period is not None:
+        candidates.append(dt.datetime.combine(period.start, dt.time(), tzinfo=zone))
+        if period.end is not None:
+            candidates.append(dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(), tzinfo=zone))
+    return min(c for c in candidates if c > local_now).astimezone(dt.UTC)
+
+
+def plan_contract(
+    contract: SupportContract, platform: PlatformRecord | None, open_cases: OpenCases, now: dt.datetime
+) -> ContractPlan:
+    previous = contract.status or SupportContractStatus()
+    generation = contract.metadata.generation
+    usable = availability(contract, now)
+    desired = [Desired("Ready", usable.usable, usable.reason, usable.message), staffing(contract)]
+    conditions = merge_conditions(previous.conditions, desired, generation, now)
+    record = _platform_record(contract, platform, previous.platform)
+    status = previous.model_copy(
+        update={
+            "observed_generation": generation,
+            "conditions": conditions,
+            "holidays": holidays(contract, now) if usable.reason != "InvalidCalendar" else previous.holidays,
+            "open_cases": open_cases,
+            "team_size": len(contract.spec.team),
+            "platform": record,
+        }
+    )
+    events = [
+        EventNote("Normal" if c.status == "True" else "Warning", c.reason, c.message)
+        for c in flipped(previous.conditions, conditions)
+    ]
+    return ContractPlan(status, usable, events, _recheck_at(contract, now))
+
+
+def _platform_record(
+    contract: SupportContract, detected: PlatformRecord | None, previous: PlatformRecord | None
+) -> PlatformRecord | None:
+    if detected is None:
+        return previous
+    declared = contract.spec.distribution
+    record = detected.model_copy(update={"distribution": declared or detected.distribution})
+    # detectedAt only moves when the record itself changes, so an unchanged platform writes nothing.
+    if previous is not None and previous.model_copy(update={"detected_at": None}) == record.model_copy(
+        update={"detected_at": None}
+    ):
+        return previous
+    return record

@@ -1,0 +1,72 @@
+"""All Kopf decorators in one place. Handlers are thin: they hand watch events to the Reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import kopf
+from kubernetes.client.rest import ApiException
+
+from support_operator.api.v1alpha1 import CASE_PLURAL, CONTRACT_PLURAL, GROUP, VERSION
+from support_operator.config import OperatorConfig
+from support_operator.controllers.reconciler import Reconciler
+from support_operator.kube.client import new_api_client
+from support_operator.kube.platform import detect_platform
+from support_operator.observability.metrics import OperatorMetrics
+
+log = logging.getLogger(__name__)
+ANNOTATION_PREFIX = GROUP
+
+
+class Runtime:
+    """Process-wide state: set by `controllers.register()` before Kopf starts."""
+
+    config = OperatorConfig()
+    metrics = OperatorMetrics()
+    reconciler: Reconciler | None = None
+
+
+def _reconciler() -> Reconciler:
+    if Runtime.reconciler is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=1)
+    return Runtime.reconciler
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Our own prefix for anything Kopf stores on objects; Events for warnings and errors only, since the
+    # reconciler posts its own Events for every transition users care about.
+    settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATION_PREFIX)
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    api = new_api_client()
+    try:
+        platform = await asyncio.to_thread(detect_platform, api, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    except ApiException as error:
+        log.warning("platform detection failed (%s); the platform record stays empty", error.reason)
+        platform = None
+    reconciler = Reconciler(api, Runtime.config, Runtime.metrics, platform)
+    await reconciler.start()
+    Runtime.reconciler = reconciler
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if Runtime.reconciler is not None:
+        await Runtime.reconciler.stop()
+
+
+@kopf.on.event(GROUP, VERSION, CONTRACT_PLURAL)
+async def contract_event(event: dict[str, Any], **_: Any) -> None:
+    _reconciler().observe_contract(event.get("type"), event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, CASE_PLURAL)
+async def case_event(event: dict[str, Any], **_: Any) -> None:
+    _reconciler().observe_case(event.get("type"), event["object"])

@@ -1,0 +1,43 @@
+"""Translating a contract's spec into the domain's calendars and reaction policy (pure, cached)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from support_operator.api.v1alpha1 import SupportContractSpec
+from support_operator.api.v1alpha1.contract import SupportHours
+from support_operator.domain.calendar import BusinessCalendar, WeeklySchedule
+from support_operator.domain.sla import PikettCover, ReactionPolicy, parse_duration
+
+
+def calendar_for(hours: SupportHours) -> BusinessCalendar:
+    """Raises ValueError (unknown zone, country or subdivision) with a message fit for a condition."""
+    return _calendar(hours.model_dump_json())
+
+
+@lru_cache(maxsize=256)
+def _calendar(hours_json: str) -> BusinessCalendar:
+    # Keyed by the JSON form, so unchanged hours reuse the calendar and its precomputed tables.
+    hours = SupportHours.model_validate_json(hours_json)
+    windows = ",".join(f"{i.start}-{i.end}" for i in hours.intervals)
+    schedule = WeeklySchedule.from_rules([(",".join(d.value for d in hours.days), windows)])
+    return BusinessCalendar(
+        timezone=hours.time_zone,
+        schedule=schedule,
+        country=hours.holidays.country,
+        subdivision=hours.holidays.subdivision,
+        closed_dates=hours.closed_dates or (),
+    )
+
+
+def reaction_policy(spec: SupportContractSpec) -> ReactionPolicy:
+    calendar = calendar_for(spec.support_hours)
+    pikett = spec.add_ons.pikett
+    cover = None
+    if pikett is not None and pikett.enabled:
+        reaction = parse_duration(pikett.reaction_time)
+        if pikett.hours is None:
+            cover = PikettCover.around_the_clock(reaction, spec.support_hours.time_zone)
+        else:
+            cover = PikettCover(calendar_for(pikett.hours), reaction)
+    return ReactionPolicy(calendar, parse_duration(spec.reaction_time.value), cover)

@@ -1,0 +1,356 @@
+"""The operator's state and reconcile loops. Kopf delivers watch events (handlers.py); this module keeps the
+latest objects in memory, reconciles them through keyed work queues, writes status only when it changes,
+and schedules one timer per pending reaction deadline instead of polling."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
+
+from support_operator.api.v1alpha1 import (
+    CASE_PLURAL,
+    CONTRACT_PLURAL,
+    GROUP,
+    VERSION,
+    OPEN_STATES,
+    ConfirmationStatus,
+    OpenCases,
+    PlatformRecord,
+    SupportCase,
+    SupportContract,
+)
+from support_operator.config import OperatorConfig
+from support_operator.controllers import case as case_logic
+from support_operator.controllers import contract as contract_logic
+from support_operator.controllers.workqueue import WorkQueue
+from support_operator.domain import sla
+from support_operator.domain.queue import priority_class
+from support_operator.kube.events import post_event
+from support_operator.kube.patch import merge_patch
+from support_operator.notify import smtp
+from support_operator.notify.confirmation import CaseConfirmation, render
+from support_operator.observability.metrics import OperatorMetrics
+
+log = logging.getLogger(__name__)
+CaseKey = tuple[str, str]  # namespace, name
+MAIL_RETRY_BASE = 5.0
+MAIL_RETRY_MAX = 300.0
+
+
+def _now() -> dt.datetime:
+    # Whole seconds: the API stores RFC 3339 timestamps, and equal inputs must give byte-equal status.
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _newer(incoming: dict[str, Any], known: dict[str, Any] | None) -> bool:
+    """Whether a watch event carries a newer object than the one we hold (e.g. from our own patch)."""
+    if known is None:
+        return True
+    new, old = incoming["metadata"].get("resourceVersion", ""), known["metadata"].get("resourceVersion", "")
+    if new.isdigit() and old.isdigit():
+        return int(new) >= int(old)
+    return True
+
+
+@dataclass
+class Reconciler:
+    api: client.ApiClient
+    config: OperatorConfig
+    metrics: OperatorMetrics
+    platform: PlatformRecord | None = None
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cases: dict[CaseKey, dict[str, Any]] = field(default_factory=dict)
+    _contract_queue: WorkQueue[str] | None = None
+    _case_queue: WorkQueue[CaseKey] | None = None
+    _confirmed_uids: set[str] = field(default_factory=set)  # sent by this process: never twice
+    _mail_failures: dict[CaseKey, int] = field(default_factory=lambda: defaultdict(int))
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Loads every contract and case first, so that the first reconciles see the whole picture (queue
+        positions, open-case counts) and a restart writes nothing that has not changed."""
+        self._contract_queue = WorkQueue(self.reconcile_contract, workers=1, on_error=self._count_error("contract"))
+        self._case_queue = WorkQueue(self.reconcile_case, workers=2, on_error=self._count_error("case"))
+        objects = client.CustomObjectsApi(self.api)
+        contracts = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL)
+        cases = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CASE_PLURAL)
+        for contract in contracts.get("items", []):
+            self.observe_contract(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportContract", **contract})
+        for case in cases.get("items", []):
+            self.observe_case(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportCase", **case})
+        self._contract_queue.start()
+        self._case_queue.start()
+
+    async def stop(self) -> None:
+        for queue in (self._contract_queue, self._case_queue):
+            if queue is not None:
+                await queue.stop()
+
+    def _count_error(self, kind: str) -> Any:
+        def count(_key: object, _error: BaseException) -> None:
+            self.metrics.reconcile_errors.labels(kind=kind).inc()
+
+        return count
+
+    @property
+    def contract_queue(self) -> WorkQueue[str]:
+        assert self._contract_queue is not None, "Reconciler.start() first"
+        return self._contract_queue
+
+    @property
+    def case_queue(self) -> WorkQueue[CaseKey]:
+        assert self._case_queue is not None, "Reconciler.start() first"
+        return self._case_queue
+
+    # -- watch events (from Kopf) ------------------------------------------------------------------------
+
+    def observe_contract(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        known = name in self.contracts
+        if event_type == "DELETED":
+            self.contracts.pop(name, None)
+            self.contract_queue.forget(name)
+            self._requeue_cases_of(name)
+            return
+        if _newer(obj, self.contracts.get(name)):
+            self.contracts[name] = obj
+        self.contract_queue.add(name)
+        if not known:  # cases that waited for this contract
+            self._requeue_cases_of(name)
+
+    def observe_case(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        before = _queue_facts(self.cases.get(key))
+        if event_type == "DELETED":
+            self.cases.pop(key, None)
+            self.case_queue.forget(key)
+        else:
+            if _newer(obj, self.cases.get(key)):
+                self.cases[key] = obj
+            self.case_queue.add(key)
+        after = _queue_facts(self.cases.get(key))
+        if before != after:  # the contract's open-case counts and its queue order moved
+            for facts in (before, after):
+                if facts is not None:
+                    self._contract_changed_cases(facts[0])
+
+    # -- contracts ---------------------------------------------------------------------------------------
+
+    def _contract_model(self, name: str) -> SupportContract | None:
+        obj = self.contracts.get(name)
+        if obj is None:
+            return None
+        try:
+            return SupportContract.from_k8s(obj)
+        except ValidationError:
+            return None
+
+    def _open_cases(self, contract_name: str) -> OpenCases:
+        counts: dict[str, int] = defaultdict(int)
+        for obj in self.cases.values():
+            facts = _queue_facts(obj)
+            if facts is not None and facts[0] == contract_name and facts[1]:
+                counts[facts[2]] += 1
+        return OpenCases(p1=counts["P1"], p2=counts["P2"], p3=counts["P3"], total=sum(counts.values()))
+
+    async def reconcile_contract(self, name: str) -> None:
+        obj = self.contracts.get(name)
+        if obj is None:
+            return
+        now = _now()
+        try:
+            contract = SupportContract.from_k8s(obj)
+        except ValidationError as error:
+            await self._invalid(obj, CONTRACT_PLURAL, error)
+            return
+        previous_ready = _ready_reason(obj)
+        plan = contract_logic.plan_contract(contract, self.platform, self._open_cases(name), now)
+        await self._write_status(obj, CONTRACT_PLURAL, plan.status.to_json_dict(), plan.events)
+        if plan.recheck_at is not None:
+            self.contract_queue.add_at(name, plan.recheck_at)
+        if previous_ready != plan.availability.reason or obj["metadata"].get("generation") != _observed(obj):
+            self._requeue_cases_of(name)
+
+    def _requeue_cases_of(self, contract_name: str) -> None:
+        for key, obj in self.cases.items():
+            if obj.get("spec", {}).get("contractRef", {}).get("name") == contract_name:
+                self.case_queue.add(key)
+
+    def _contract_changed_cases(self, contract_name: str) -> None:
+        """A case opened, closed or changed priority: the contract's summary and the queue moved."""
+        if contract_name in self.contracts:
+            self.contract_queue.add(contract_name)
+        self._requeue_cases_of(contract_name)
+
+    # -- cases -------------------------------------------------------------------------------------------
+
+    async def reconcile_case(self, key: CaseKey) -> None:
+        obj = self.cases.get(key)
+        if obj is None:
+            return
+        now = _now()
+        try:
+            case = SupportCase.from_k8s(obj)
+        except ValidationError as error:
+            await self._invalid(obj, CASE_PLURAL, error)
+            return
+        contract_name = case.spec.contract_ref.name
+        contract = self._contract_model(contract_name)
+        availability = contract_logic.availability(contract, now) if contract else None
+        position = self._queue_position(key, contract) if availability and availability.usable else None
+        plan = case_logic.plan_case(case, contract, availability, position, None, now)
+        if plan.wants_confirmation and contract is not None and case.metadata.uid not in self._confirmed_uids:
+            mail = await self._confirm(case, contract, plan)
+            plan = case_logic.plan_case(case, contract, availability, position, mail, now)
+        await self._write_status(obj, CASE_PLURAL, plan.status.to_json_dict(), plan.events)
+        if plan.recheck_at is not None:
+            self.case_queue.add_at(key, plan.recheck_at)
+
+    def _queue_position(self, key: CaseKey, contract: SupportContract | None) -> int | None:
+        if contract is None:
+            return None
+        name = contract.metadata.name
+        members = []
+        for other in self.cases.values():
+            if other.get("spec", {}).get("contractRef", {}).get("name") != name:
+                continue
+            try:
+                members.append(SupportCase.from_k8s(other))
+            except ValidationError:
+                continue
+        return case_logic.positions(members, contract).get(f"{key[0]}/{key[1]}")
+
+    async def _confirm(
+        self, case: SupportCase, contract: SupportContract, plan: case_logic.CasePlan
+    ) -> case_logic.MailOutcome:
+        key = (case.metadata.namespace or "", case.metadata.name)
+        notification = contract.spec.notification
+        if notification is None:
+            return case_logic.MailOutcome(
+                not_configured=f"SupportContract {contract.metadata.name} has no spec.notification; "
+                "add an SMTP Secret reference and a sender address to confirm cases by e-mail"
+            )
+        reaction = plan.status.reaction
+        recipients = _recipients(case, contract)
+        if reaction is None or not recipients:
+            return case_logic.MailOutcome(not_configured="no recipients: the reporter and the team have no e-mail")
+        confirmation = CaseConfirmation(
+            case_uid=case.metadata.uid or f"{key[0]}-{key[1]}",
+            namespace=key[0],
+            case=key[1],
+            title=case.spec.title,
+            priority=plan.status.priority.value if plan.status.priority else "",
+            reported_at=reaction.reported_at,
+            deadline=reaction.deadline,
+            time_zone=contract.spec.support_hours.time_zone,
+            language=contract.spec.language.value,
+            sender=notification.from_address,
+            reporter_name=case.spec.reporter.name,
+            recipients=recipients,
+            reply_to=notification.reply_to,
+        )
+        try:
+            settings = await asyncio.to_thread(self._smtp_settings, notification.smtp_secret_ref)
+            await smtp.send(render(confirmation), settings)
+        except (smtp.DeliveryError, ValueError, ApiException) as error:
+            self.metrics.email_failures.inc()
+            self._mail_failures[key] += 1
+            delay = min(MAIL_RETRY_BASE * 2 ** (self._mail_failures[key] - 1), MAIL_RETRY_MAX)
+            self.case_queue.add_after(key, delay)
+            reason = error.reason if isinstance(error, ApiException) else str(error)
+            return case_logic.MailOutcome(error=f"confirmation e-mail not delivered: {reason}")
+        self._mail_failures.pop(key, None)
+        self._confirmed_uids.add(confirmation.case_uid)
+        self.metrics.emails_sent.inc()
+        return case_logic.MailOutcome(
+            sent=ConfirmationStatus(sent_at=_now(), message_id=confirmation.message_id, recipients=list(recipients))
+        )
+
+    def _smtp_settings(self, ref: Any) -> smtp.SmtpSettings:
+        secret = client.CoreV1Api(self.api).read_namespaced_secret(ref.name, ref.namespace)
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        return smtp.SmtpSettings.from_secret_data(data, timeout=self.config.smtp_timeout_seconds)
+
+    # -- writing -----------------------------------------------------------------------------------------
+
+    async def _write_status(
+        self, obj: dict[str, Any], plural: str, desired: dict[str, Any], events: list[contract_logic.EventNote]
+    ) -> None:
+        patch = merge_patch(obj.get("status") or {}, desired)
+        metadata = obj["metadata"]
+        if patch:
+            updated = await asyncio.to_thread(self._patch_status, metadata, plural, patch)
+            self.metrics.status_writes.labels(kind=obj["kind"]).inc()
+            self._remember(updated)
+        for note in events:
+            await asyncio.to_thread(post_event, self.api, obj, note.type, note.reason, note.message)
+
+    def _patch_status(self, metadata: dict[str, Any], plural: str, patch: dict[str, Any]) -> dict[str, Any]:
+        objects = client.CustomObjectsApi(self.api)
+        body = {"status": patch}
+        if metadata.get("namespace"):
+            result = objects.patch_namespaced_custom_object_status(
+                GROUP, VERSION, metadata["namespace"], plural, metadata["name"], body
+            )
+        else:
+            result = objects.patch_cluster_custom_object_status(GROUP, VERSION, plural, metadata["name"], body)
+        assert isinstance(result, dict)
+        return result
+
+    def _remember(self, obj: dict[str, Any]) -> None:
+        """Keep our own write, so the next reconcile does not work from the object before it."""
+        metadata = obj["metadata"]
+        if obj["kind"] == "SupportCase":
+            key = (metadata["namespace"], metadata["name"])
+            if _newer(obj, self.cases.get(key)):
+                self.cases[key] = obj
+        elif _newer(obj, self.contracts.get(metadata["name"])):
+            self.contracts[metadata["name"]] = obj
+
+    async def _invalid(self, obj: dict[str, Any], plural: str, error: ValidationError) -> None:
+        """The API server accepted what our models refuse (should not happen: the CRDs come from them)."""
+        message = f"the operator cannot read this object: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+        log.error("%s %s: %s", obj["kind"], obj["metadata"]["name"], error)
+        await asyncio.to_thread(post_event, self.api, obj, "Warning", "InvalidSpec", message)
+
+
+def _recipients(case: SupportCase, contract: SupportContract) -> tuple[str, ...]:
+    notification = contract.spec.notification
+    team = [notification.team_address] if notification and notification.team_address else [m.email for m in contract.spec.team]
+    addresses = ([case.spec.reporter.email] if case.spec.reporter.email else []) + team
+    return tuple(dict.fromkeys(addresses))  # de-duplicated, order kept
+
+
+def _queue_facts(obj: dict[str, Any] | None) -> tuple[str, bool, str, str, str | None] | None:
+    """What of a case moves its contract's queue: contract, open, priority, deadline inputs."""
+    if obj is None:
+        return None
+    spec = obj.get("spec", {})
+    category, impact = spec.get("category", "Incident"), spec.get("impact") or "NonProduction"
+    try:
+        priority = priority_class(sla.Category(category), sla.Impact(impact)).label
+    except ValueError:
+        return None
+    is_open = spec.get("state", "New") in {s.value for s in OPEN_STATES}
+    return (spec.get("contractRef", {}).get("name", ""), is_open, priority, f"{category}/{impact}", spec.get("reportedAt"))
+
+
+def _ready_reason(obj: dict[str, Any]) -> str | None:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("reason"))
+    return None
+
+
+def _observed(obj: dict[str, Any]) -> int | None:
+    return (obj.get("status") or {}).get("observedGeneration")

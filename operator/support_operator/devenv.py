@@ -1,0 +1,71 @@
+"""`support-operator dev`: a local control plane (or the given cluster) with CRDs and samples installed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config
+
+from support_operator.api.crdgen import generate_crds
+from support_operator.config import OperatorConfig
+from support_operator.kube.apply import apply_manifests
+from support_operator.testing.controlplane import LocalControlPlane, repo_root
+
+log = logging.getLogger(__name__)
+DEV_HOME = Path.home() / ".cache" / "support-operator" / "dev"
+
+
+@contextmanager
+def dev_environment(kubeconfig: Path | None, settings: OperatorConfig, *, apply_samples: bool) -> Iterator[Path]:
+    """Yields the kubeconfig to use; stops the local control plane (if it started one) on exit."""
+    if kubeconfig is not None:
+        _install(kubeconfig, settings, apply_samples)
+        yield kubeconfig
+        return
+    with LocalControlPlane() as plane:
+        DEV_HOME.mkdir(parents=True, exist_ok=True)
+        stable = DEV_HOME / "kubeconfig"  # the same export line every time
+        shutil.copyfile(plane.kubeconfig, stable)
+        stable.chmod(0o600)
+        _install(stable, settings, apply_samples)
+        yield stable
+
+
+def _install(kubeconfig: Path, settings: OperatorConfig, apply_samples: bool) -> None:
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": settings.namespace}}
+    apply_manifests(api, [namespace, *generate_crds()])
+    _wait_established(api, [crd["metadata"]["name"] for crd in generate_crds()])
+    root = repo_root()
+    if apply_samples and root is not None:
+        apply_manifests(api, _samples(root / "crds" / "samples"))
+
+
+def _samples(folder: Path) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    # Namespaces first, then contracts (cluster-scoped), then cases: each applies cleanly in one pass.
+    order = {"Namespace": 0, "SupportContract": 1}
+    return sorted(documents, key=lambda d: order.get(d["kind"], 2))
+
+
+def _wait_established(api: client.ApiClient, names: list[str], timeout: float = 60.0) -> None:
+    extensions = client.ApiextensionsV1Api(api)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            crd = extensions.read_custom_resource_definition(name)
+            conditions = crd.status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRD {name} not Established after {timeout:.0f} s")
+            time.sleep(0.2)

@@ -1,0 +1,206 @@
+"""Reaction SLA: which clock a case runs on, its reaction deadline, and whether the reaction is met.
+
+The contract promises that analysis of a case starts within the reaction time (2h or 8h) of support time,
+counted from the report. With the Pikett add-on, production incidents run on the Pikett calendar (24/7 by
+default) with Pikett's own reaction time; every other case keeps the standard calendar.
+
+Everything here is a pure function of its inputs, so controllers can recompute at will; `next_transition_at`
+tells them when to look again instead of polling.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from support_operator.domain.calendar import BusinessCalendar, to_epoch_us
+
+__all__ = [
+    "REACTION_2H",
+    "REACTION_8H",
+    "Category",
+    "Impact",
+    "PikettCover",
+    "ReactionPolicy",
+    "ReactionState",
+    "ReactionStatus",
+    "evaluate_reaction",
+    "next_transition_at",
+    "parse_duration",
+]
+
+REACTION_2H = timedelta(hours=2)
+REACTION_8H = timedelta(hours=8)
+
+_RESOLUTION = timedelta(microseconds=1)
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+class Category(StrEnum):
+    INCIDENT = "Incident"
+    CONSULTATION = "Consultation"
+
+
+class Impact(StrEnum):
+    PRODUCTION = "Production"
+    NON_PRODUCTION = "NonProduction"
+
+
+class ReactionState(StrEnum):
+    PENDING = "Pending"
+    MET = "Met"
+    BREACHED = "Breached"
+
+
+def parse_duration(text: str) -> timedelta:
+    """A positive duration such as "2h", "8h", "90m", "1h30m", "45s" or "1d" (a day is 24 hours).
+
+    Raises ValueError for anything else, including zero.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {text!r}: expected e.g. 2h, 8h, 90m or 1h30m")
+    days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if duration <= timedelta(0):
+        raise ValueError(f"invalid duration {text!r}: must be positive")
+    return duration
+
+
+def _require_positive(duration: timedelta, what: str) -> None:
+    if duration <= timedelta(0):
+        raise ValueError(f"{what} must be a positive duration, got {duration}")
+
+
+@dataclass(frozen=True)
+class PikettCover:
+    """The Pikett add-on: its calendar (24/7 unless configured) and its own reaction time."""
+
+    calendar: BusinessCalendar
+    reaction: timedelta
+
+    def __post_init__(self) -> None:
+        _require_positive(self.reaction, "the Pikett reaction time")
+
+    @classmethod
+    def around_the_clock(cls, reaction: timedelta, timezone: str = "Europe/Zurich") -> PikettCover:
+        return cls(BusinessCalendar.around_the_clock(timezone), reaction)
+
+
+@dataclass(frozen=True)
+class ReactionPolicy:
+    """A contract's reaction promise: standard calendar and reaction time, optionally Pikett."""
+
+    calendar: BusinessCalendar
+    reaction: timedelta = REACTION_8H
+    pikett: PikettCover | None = None
+
+    def __post_init__(self) -> None:
+        _require_positive(self.reaction, "the reaction time")
+
+    def uses_pikett(self, category: Category, impact: Impact) -> bool:
+        """Pikett covers production incidents only, and only when the contract has it."""
+        return self.pikett is not None and category == Category.INCIDENT and impact == Impact.PRODUCTION
+
+    def clock_for(self, category: Category, impact: Impact) -> tuple[BusinessCalendar, timedelta]:
+        """The calendar and reaction time that apply to a case of this category and impact."""
+        if self.pikett is not None and self.uses_pikett(category, impact):
+            return self.pikett.calendar, self.pikett.reaction
+        return self.calendar, self.reaction
+
+    def deadline(self, reported_at: datetime, category: Category, impact: Impact) -> datetime:
+        """The reaction deadline (UTC) of a case reported at `reported_at`."""
+        calendar, reaction = self.clock_for(category, impact)
+        return calendar.add(reported_at, reaction)
+
+    def threshold_at(
+        self, reported_at: datetime, category: Category, impact: Impact, fraction: float
+    ) -> datetime:
+        """The instant (UTC) at which `fraction` (0 < fraction <= 1, e.g. 0.5) of the target has run."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+        calendar, reaction = self.clock_for(category, impact)
+        return calendar.add(reported_at, reaction * fraction)
+
+
+@dataclass(frozen=True)
+class ReactionStatus:
+    """The reaction SLA of one case at one moment.
+
+    `elapsed` is support time since the report, up to the start of analysis when there is one;
+    `remaining` is what is left of the target (zero once used up); `used_ratio` = elapsed / target and
+    exceeds 1 once breached.
+    """
+
+    deadline: datetime
+    state: ReactionState
+    target: timedelta
+    elapsed: timedelta
+    remaining: timedelta
+    pikett: bool
+
+    @property
+    def used_ratio(self) -> float:
+        return self.elapsed / self.target
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return self.elapsed.total_seconds()
+
+    @property
+    def remaining_seconds(self) -> float:
+        return self.remaining.total_seconds()
+
+
+def evaluate_reaction(
+    policy: ReactionPolicy,
+    reported_at: datetime,
+    category: Category,
+    impact: Impact,
+    analysis_started_at: datetime | None,
+    now: datetime,
+    previous_state: ReactionState | None = None,
+) -> ReactionStatus:
+    """The reaction status of a case.
+
+    The deadline always follows the current category and impact, counted from the original report time.
+    The reaction is met when analysis started at or before the deadline, breached as soon as `now` is past
+    the deadline without analysis (or analysis started late). A previous Met or Breached result is final:
+    reclassifying the case later changes the deadline shown, never the result.
+    """
+    for instant in (reported_at, now, analysis_started_at):
+        if instant is not None:
+            to_epoch_us(instant)  # refuses naive datetimes
+    calendar, target = policy.clock_for(category, impact)
+    deadline = calendar.add(reported_at, target)
+    settled = previous_state in (ReactionState.MET, ReactionState.BREACHED)
+    if previous_state is not None and settled:
+        state = previous_state
+    elif analysis_started_at is not None:
+        state = ReactionState.MET if analysis_started_at <= deadline else ReactionState.BREACHED
+    else:
+        state = ReactionState.BREACHED if now > deadline else ReactionState.PENDING
+
+    clock_stop = now if analysis_started_at is None else min(analysis_started_at, now)
+    elapsed = calendar.elapsed(reported_at, max(clock_stop, reported_at))
+    return ReactionStatus(
+        deadline=deadline,
+        state=state,
+        target=target,
+        elapsed=elapsed,
+        remaining=max(target - elapsed, timedelta(0)),
+        pikett=policy.uses_pikett(category, impact),
+    )
+
+
+def next_transition_at(status: ReactionStatus) -> datetime | None:
+    """When the state would change with no further input: the first instant after the deadline while
+    Pending (at the deadline itself the reaction can still be met), None once Met or Breached.
+
+    A controller schedules one timer for this instant instead of polling.
+    """
+    if status.state == ReactionState.PENDING:
+        return status.deadline + _RESOLUTION
+    return None
