@@ -1,4 +1,4 @@
-"""Shared fixtures: one real control plane per session, CRDs, a fresh namespace per test, the running operator.
+"""Shared fixtures: one real control plane per session, CRDs, a fresh namespace per test, the operator.
 
 `--use-existing-cluster` (or SUPPORT_OPERATOR_USE_EXISTING_CLUSTER=true) runs the same suite against the
 cluster in KUBECONFIG instead of starting kube-apiserver + etcd locally.
@@ -75,7 +75,9 @@ def crds(control_plane: LocalControlPlane | ExistingCluster) -> list[str]:
 
 
 @pytest.fixture
-def namespace(control_plane: LocalControlPlane | ExistingCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(
+    control_plane: LocalControlPlane | ExistingCluster, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards (the namespace controller cleans it up)."""
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"t-{stem}-{secrets.token_hex(3)}"
@@ -86,10 +88,14 @@ def namespace(control_plane: LocalControlPlane | ExistingCluster, request: pytes
 
 @pytest.fixture(scope="session")
 def operator(
-    control_plane: LocalControlPlane | ExistingCluster, crds: list[str], tmp_path_factory: pytest.TempPathFactory
+    control_plane: LocalControlPlane | ExistingCluster,
+    crds: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    """The operator, started as the container image starts it (`support-operator run`), for the whole session."""
-    process = OperatorProcess(kubeconfig=control_plane.kubeconfig, workdir=tmp_path_factory.mktemp("operator"))
+    """The operator, started as the container image starts it (`support-operator run`), for the session."""
+    process = OperatorProcess(
+        kubeconfig=control_plane.kubeconfig, workdir=tmp_path_factory.mktemp("operator")
+    )
     process.start()
     yield process
     process.stop()

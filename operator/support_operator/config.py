@@ -11,7 +11,7 @@ DEFAULT_ALLOWED_ROLES = ("support-readonly", "view", "edit")
 @dataclass(frozen=True)
 class OperatorConfig:
     namespace: str = "support-operator"  # where identities, bound Secrets and kubeconfigs live
-    bind_address: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus reach the pod from outside
+    bind_address: str = "0.0.0.0"
     metrics_port: int = 8080
     liveness_port: int = 8081
     allowed_roles: tuple[str, ...] = DEFAULT_ALLOWED_ROLES

@@ -23,7 +23,9 @@ DEV_HOME = Path.home() / ".cache" / "support-operator" / "dev"
 
 
 @contextmanager
-def dev_environment(kubeconfig: Path | None, settings: OperatorConfig, *, apply_samples: bool) -> Iterator[Path]:
+def dev_environment(
+    kubeconfig: Path | None, settings: OperatorConfig, *, apply_samples: bool
+) -> Iterator[Path]:
     """Yields the kubeconfig to use; stops the local control plane (if it started one) on exit."""
     if kubeconfig is not None:
         _install(kubeconfig, settings, apply_samples)

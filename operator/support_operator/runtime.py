@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 def run_operator(config: OperatorConfig, namespaces: Sequence[str] = ()) -> None:
     """Blocks until SIGINT/SIGTERM. Watches all namespaces unless `namespaces` narrows it."""
     controllers.register(config)
-    prometheus_client.start_http_server(config.metrics_port, addr=config.bind_address, registry=controllers.registry())
+    prometheus_client.start_http_server(
+        config.metrics_port, addr=config.bind_address, registry=controllers.registry()
+    )
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
     kopf.run(
         standalone=True,  # one replica with strategy Recreate: no peering objects needed

@@ -14,7 +14,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from support_operator.api.v1alpha1 import CASE_PLURAL, CONTRACT_PLURAL, GROUP, VERSION
-from support_operator.testing.wait import NotYet, eventually
+from support_operator.testing.wait import NotReachedError, eventually
 
 SAMPLES = Path(__file__).resolve().parents[2] / "crds" / "samples"
 Obj = dict[str, Any]
@@ -61,7 +61,9 @@ class Resources:
             },
         }
         body["spec"] = {k: v for k, v in body["spec"].items() if v is not None}
-        created: Obj = self.objects.create_namespaced_custom_object(GROUP, VERSION, namespace, CASE_PLURAL, body)
+        created: Obj = self.objects.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, CASE_PLURAL, body
+        )
         return created
 
     def get_case(self, namespace: str, name: str) -> Obj:
@@ -79,7 +81,9 @@ class Resources:
         return patched
 
     def wait_case(self, namespace: str, name: str, check: Callable[[Obj], bool], timeout: float = 30) -> Obj:
-        return _wait_for(lambda: self.get_case(namespace, name), check, timeout, f"SupportCase {namespace}/{name}")
+        return _wait_for(
+            lambda: self.get_case(namespace, name), check, timeout, f"SupportCase {namespace}/{name}"
+        )
 
     def wait_contract(self, name: str, check: Callable[[Obj], bool], timeout: float = 30) -> Obj:
         return _wait_for(lambda: self.get_contract(name), check, timeout, f"SupportContract {name}")
@@ -106,9 +110,11 @@ def _wait_for(read: Callable[[], Obj], check: Callable[[Obj], bool], timeout: fl
 
     try:
         return eventually(probe, timeout, what=what)
-    except NotYet as error:
+    except NotReachedError as error:
         status = seen[0].get("status") if seen else None
-        raise NotYet(f"{what}: not as expected within {timeout:.0f} s; last status: {status!r}") from error
+        raise NotReachedError(
+            f"{what}: not as expected within {timeout:.0f} s; last status: {status!r}"
+        ) from error
 
 
 def condition(obj: Obj, type_: str) -> Obj | None:

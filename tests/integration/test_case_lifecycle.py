@@ -25,14 +25,30 @@ def test_queue_orders_production_then_non_production_then_consultation(
     contract = resources.contract()["metadata"]["name"]
     reported = now() - dt.timedelta(minutes=5)
     # Created lowest priority first; the consultation was even reported earliest.
-    resources.case(namespace, contract, name="consultation", category="Consultation", impact=None,
-                   reportedAt=iso(reported - dt.timedelta(hours=1)))
+    resources.case(
+        namespace,
+        contract,
+        name="consultation",
+        category="Consultation",
+        impact=None,
+        reportedAt=iso(reported - dt.timedelta(hours=1)),
+    )
     resources.case(namespace, contract, name="staging-late", impact="NonProduction", reportedAt=iso(reported))
-    resources.case(namespace, contract, name="staging-early", impact="NonProduction",
-                   reportedAt=iso(reported - dt.timedelta(minutes=30)))
+    resources.case(
+        namespace,
+        contract,
+        name="staging-early",
+        impact="NonProduction",
+        reportedAt=iso(reported - dt.timedelta(minutes=30)),
+    )
     resources.case(namespace, contract, name="production", impact="Production", reportedAt=iso(reported))
 
-    expected = {"production": (1, "P1"), "staging-early": (2, "P2"), "staging-late": (3, "P2"), "consultation": (4, "P3")}
+    expected = {
+        "production": (1, "P1"),
+        "staging-early": (2, "P2"),
+        "staging-late": (3, "P2"),
+        "consultation": (4, "P3"),
+    }
     for name, (position, priority) in expected.items():
         case = resources.wait_case(
             namespace, name, lambda c, p=position: ready(c) and c["status"].get("queuePosition") == p
@@ -41,7 +57,9 @@ def test_queue_orders_production_then_non_production_then_consultation(
         assert case["status"]["observedGeneration"] == case["metadata"]["generation"]
         assert condition(case, "Ready") == case["status"]["conditions"][0]  # Ready first
 
-    counts = resources.wait_contract(contract, lambda c: (c.get("status") or {}).get("openCases", {}).get("total") == 4)
+    counts = resources.wait_contract(
+        contract, lambda c: (c.get("status") or {}).get("openCases", {}).get("total") == 4
+    )
     assert counts["status"]["openCases"] == {"p1": 1, "p2": 2, "p3": 1, "total": 4}
 
     # Closing the production case moves everybody up.
@@ -51,13 +69,27 @@ def test_queue_orders_production_then_non_production_then_consultation(
     assert "queuePosition" not in closed["status"] and closed["status"]["resolvedAt"]
 
 
-def test_reaction_met_or_breached_by_when_analysis_started(operator, resources: Resources, namespace: str) -> None:
+def test_reaction_met_or_breached_by_when_analysis_started(
+    operator, resources: Resources, namespace: str
+) -> None:
     contract = resources.contract()["metadata"]["name"]
     reported = now() - dt.timedelta(days=10)
-    resources.case(namespace, contract, name="in-time", state="InAnalysis", reportedAt=iso(reported),
-                   analysisStartedAt=iso(reported + dt.timedelta(minutes=1)))
-    resources.case(namespace, contract, name="late", state="InAnalysis", reportedAt=iso(reported),
-                   analysisStartedAt=iso(reported + dt.timedelta(days=9)))
+    resources.case(
+        namespace,
+        contract,
+        name="in-time",
+        state="InAnalysis",
+        reportedAt=iso(reported),
+        analysisStartedAt=iso(reported + dt.timedelta(minutes=1)),
+    )
+    resources.case(
+        namespace,
+        contract,
+        name="late",
+        state="InAnalysis",
+        reportedAt=iso(reported),
+        analysisStartedAt=iso(reported + dt.timedelta(days=9)),
+    )
     resources.case(namespace, contract, name="unanswered", reportedAt=iso(reported))
 
     assert reaction_state(resources.wait_case(namespace, "in-time", ready)) == "Met"
@@ -76,9 +108,14 @@ def test_reaction_met_or_breached_by_when_analysis_started(operator, resources: 
     assert met["status"]["reaction"]["analysisStartedAt"]
 
 
-def test_breach_is_written_once_at_the_deadline_without_polling(operator, resources: Resources, namespace: str) -> None:
+def test_breach_is_written_once_at_the_deadline_without_polling(
+    operator, resources: Resources, namespace: str
+) -> None:
     # Pikett around the clock with a 20 s reaction time: a deadline that passes while the test watches.
-    add_ons = {**sample("supportcontract")["spec"]["addOns"], "pikett": {"enabled": True, "reactionTime": "20s"}}
+    add_ons = {
+        **sample("supportcontract")["spec"]["addOns"],
+        "pikett": {"enabled": True, "reactionTime": "20s"},
+    }
     contract = resources.contract(addOns=add_ons)["metadata"]["name"]
     reported = now().replace(microsecond=0)
     resources.case(namespace, contract, name="outage", reportedAt=iso(reported))
@@ -99,7 +136,9 @@ def test_breach_is_written_once_at_the_deadline_without_polling(operator, resour
     assert dt.datetime.fromisoformat(breaches[0]["at"]) >= deadline
 
 
-def test_case_waits_for_a_missing_contract_and_recovers(operator, resources: Resources, namespace: str) -> None:
+def test_case_waits_for_a_missing_contract_and_recovers(
+    operator, resources: Resources, namespace: str
+) -> None:
     missing = f"later-{namespace[-6:]}"
     resources.case(namespace, missing, name="early-bird", impact="NonProduction", reportedAt=iso(now()))
     waiting = resources.wait_case(
@@ -107,7 +146,9 @@ def test_case_waits_for_a_missing_contract_and_recovers(operator, resources: Res
     )
     assert condition(waiting, "Ready")["status"] == "False"
     assert "reaction" not in waiting["status"]
-    eventually(lambda: any(e.reason == "ContractNotFound" for e in resources.events_for(namespace, "early-bird")))
+    eventually(
+        lambda: any(e.reason == "ContractNotFound" for e in resources.events_for(namespace, "early-bird"))
+    )
 
     resources.contract(name=missing)
     recovered = resources.wait_case(namespace, "early-bird", ready)
@@ -116,7 +157,9 @@ def test_case_waits_for_a_missing_contract_and_recovers(operator, resources: Res
 
 def test_suspended_contract_holds_its_cases(operator, resources: Resources, namespace: str) -> None:
     contract = resources.contract(suspended=True)["metadata"]["name"]
-    suspended = resources.wait_contract(contract, lambda c: (condition(c, "Ready") or {}).get("reason") == "Suspended")
+    suspended = resources.wait_contract(
+        contract, lambda c: (condition(c, "Ready") or {}).get("reason") == "Suspended"
+    )
     assert condition(suspended, "Ready")["status"] == "False"
     resources.case(namespace, contract, name="on-hold", impact="NonProduction", reportedAt=iso(now()))
     held = resources.wait_case(
@@ -131,9 +174,11 @@ def test_suspended_contract_holds_its_cases(operator, resources: Resources, name
 
 
 def test_understaffed_contract_is_reported(operator, resources: Resources) -> None:
-    team = [{"name": "anna", "email": "anna@puzzle.ch", "languages": ["de"]},
-            {"name": "luca", "email": "luca@puzzle.ch", "languages": ["it", "de"]},
-            {"name": "marc", "email": "marc@puzzle.ch", "languages": ["fr"]}]
+    team = [
+        {"name": "anna", "email": "anna@puzzle.ch", "languages": ["de"]},
+        {"name": "luca", "email": "luca@puzzle.ch", "languages": ["it", "de"]},
+        {"name": "marc", "email": "marc@puzzle.ch", "languages": ["fr"]},
+    ]
     contract = resources.contract(team=team)["metadata"]["name"]
     staffed = resources.wait_contract(contract, lambda c: condition(c, "TeamStaffed") is not None)
     assert condition(staffed, "TeamStaffed")["status"] == "False"

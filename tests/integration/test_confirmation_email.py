@@ -61,7 +61,9 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def mailing_contract(resources: Resources, api_client: client.ApiClient, namespace: str, smtp_server: SmtpServer) -> str:
+def mailing_contract(
+    resources: Resources, api_client: client.ApiClient, namespace: str, smtp_server: SmtpServer
+) -> str:
     data = {"host": "127.0.0.1", "port": str(smtp_server.port), "security": "none"}
     client.CoreV1Api(api_client).create_namespaced_secret(
         namespace,
@@ -82,7 +84,9 @@ def test_confirmation_is_sent_once_across_a_restart(
     operator, resources: Resources, namespace: str, mailing_contract: str, smtp_server: SmtpServer
 ) -> None:
     reported = dt.datetime.now(dt.UTC)
-    resources.case(namespace, mailing_contract, name="db-down", title="Database down", reportedAt=iso(reported))
+    resources.case(
+        namespace, mailing_contract, name="db-down", title="Database down", reportedAt=iso(reported)
+    )
     case = resources.wait_case(namespace, "db-down", confirmed)
     messages = eventually(lambda: smtp_server.mailbox.for_case("db-down"), what="the confirmation e-mail")
     assert len(messages) == 1
@@ -95,7 +99,12 @@ def test_confirmation_is_sent_once_across_a_restart(
     operator.restart()
     # Touch the case so the restarted operator certainly reconciles it again.
     resources.objects.patch_namespaced_custom_object(
-        "support.puzzle.ch", "v1alpha1", namespace, "supportcases", "db-down", {"metadata": {"labels": {"touched": "yes"}}}
+        "support.puzzle.ch",
+        "v1alpha1",
+        namespace,
+        "supportcases",
+        "db-down",
+        {"metadata": {"labels": {"touched": "yes"}}},
     )
     time.sleep(5)
     assert len(smtp_server.mailbox.for_case("db-down")) == 1
@@ -107,7 +116,13 @@ def test_smtp_outage_is_a_condition_and_the_mail_follows_when_it_is_back(
     operator, resources: Resources, namespace: str, mailing_contract: str, smtp_server: SmtpServer
 ) -> None:
     smtp_server.stop()
-    resources.case(namespace, mailing_contract, name="disk-full", title="Disk full", reportedAt=iso(dt.datetime.now(dt.UTC)))
+    resources.case(
+        namespace,
+        mailing_contract,
+        name="disk-full",
+        title="Disk full",
+        reportedAt=iso(dt.datetime.now(dt.UTC)),
+    )
     failing = resources.wait_case(
         namespace, "disk-full", lambda c: (condition(c, "Confirmed") or {}).get("reason") == "EmailFailed"
     )

@@ -42,7 +42,9 @@ def test_bound_service_account_token_is_authorized_by_rbac_and_revoked_with_its_
     api_client: client.ApiClient, namespace: str
 ) -> None:
     core = client.CoreV1Api(api_client)
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="probe")))
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="probe"))
+    )
     secret = core.create_namespaced_secret(
         namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="probe-binding"), type="Opaque")
     )
@@ -79,20 +81,29 @@ def test_bound_service_account_token_is_authorized_by_rbac_and_revoked_with_its_
 
 def test_garbage_collector_deletes_dependents(api_client: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(api_client)
-    owner = core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner")))
-    reference = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner", uid=owner.metadata.uid)
+    owner = core.create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner"))
+    )
+    reference = client.V1OwnerReference(
+        api_version="v1", kind="ConfigMap", name="owner", uid=owner.metadata.uid
+    )
     core.create_namespaced_config_map(
-        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="child", owner_references=[reference]))
+        namespace,
+        client.V1ConfigMap(metadata=client.V1ObjectMeta(name="child", owner_references=[reference])),
     )
     core.delete_namespaced_config_map("owner", namespace)
-    eventually(lambda: status_of(lambda: core.read_namespaced_config_map("child", namespace)) == 404, timeout=60)
+    eventually(
+        lambda: status_of(lambda: core.read_namespaced_config_map("child", namespace)) == 404, timeout=60
+    )
 
 
 def test_controller_manager_publishes_root_ca_and_default_service_account(
     api_client: client.ApiClient, namespace: str
 ) -> None:
     core = client.CoreV1Api(api_client)
-    eventually(lambda: status_of(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)) == 200)
+    eventually(
+        lambda: status_of(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)) == 200
+    )
     eventually(lambda: status_of(lambda: core.read_namespaced_service_account("default", namespace)) == 200)
 
 
@@ -108,9 +119,17 @@ data:
 """
     applied = control_plane.kubectl("apply", "--server-side", "-f", "-", input=manifest)
     assert "serverside-applied" in applied.stdout
-    got = control_plane.kubectl("get", "configmap", "applied", "-n", namespace, "-o", "jsonpath={.data.greeting}")
+    got = control_plane.kubectl(
+        "get", "configmap", "applied", "-n", namespace, "-o", "jsonpath={.data.greeting}"
+    )
     assert got.stdout == "grüezi"
     managed = control_plane.kubectl(
-        "get", "configmap", "applied", "-n", namespace, "-o", "jsonpath={.metadata.managedFields[0].operation}"
+        "get",
+        "configmap",
+        "applied",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.metadata.managedFields[0].operation}",
     )
     assert managed.stdout == "Apply"

@@ -5,29 +5,46 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from support_operator.cli.sla import sla
 from support_operator.config import OperatorConfig
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SUPPORT_OPERATOR"})
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "SUPPORT_OPERATOR"}
+)
 @click.version_option(package_name="support-operator")
 def main() -> None:
     """Operator for 3rd-level support contracts on OpenShift, Rancher and Kubernetes."""
 
 
-def _operator_options(command: click.Command) -> click.Command:
+def _operator_options(command: F) -> F:
     options = [
-        click.option("--namespace", "operator_namespace", default="support-operator", show_default=True,
-                     help="Namespace the operator keeps identities and kubeconfig Secrets in."),
+        click.option(
+            "--namespace",
+            "operator_namespace",
+            default="support-operator",
+            show_default=True,
+            help="Namespace the operator keeps identities and kubeconfig Secrets in.",
+        ),
         click.option("--metrics-port", type=int, default=8080, show_default=True, help="Port of /metrics."),
         click.option("--liveness-port", type=int, default=8081, show_default=True, help="Port of /healthz."),
-        click.option("--bind-address", default="0.0.0.0", show_default=True, help="Address the endpoints bind."),
-        click.option("--watch-namespace", "watch_namespaces", multiple=True,
-                     help="Watch only this namespace for SupportCases (repeatable); default: all namespaces."),
+        click.option(
+            "--bind-address", default="0.0.0.0", show_default=True, help="Address the endpoints bind."
+        ),
+        click.option(
+            "--watch-namespace",
+            "watch_namespaces",
+            multiple=True,
+            help="Watch only this namespace for SupportCases (repeatable); default: all namespaces.",
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
     for option in reversed(options):
@@ -35,7 +52,9 @@ def _operator_options(command: click.Command) -> click.Command:
     return command
 
 
-def _config(operator_namespace: str, metrics_port: int, liveness_port: int, bind_address: str) -> OperatorConfig:
+def _config(
+    operator_namespace: str, metrics_port: int, liveness_port: int, bind_address: str
+) -> OperatorConfig:
     return OperatorConfig(
         namespace=operator_namespace,
         metrics_port=metrics_port,
@@ -62,8 +81,12 @@ def run(
 
 
 @main.command()
-@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), envvar="KUBECONFIG",
-              help="Run against this cluster instead of starting a local control plane.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KUBECONFIG",
+    help="Run against this cluster instead of starting a local control plane.",
+)
 @click.option("--samples/--no-samples", default=True, show_default=True, help="Apply crds/samples/ too.")
 @_operator_options
 def dev(
@@ -86,7 +109,8 @@ def dev(
     with dev_environment(kubeconfig, config, apply_samples=samples) as active_kubeconfig:
         os.environ["KUBECONFIG"] = str(active_kubeconfig)
         click.echo(
-            f"\nIn another shell:\n  export KUBECONFIG={active_kubeconfig}\n  kubectl get supportcontracts,supportcases -A\n",
+            f"\nIn another shell:\n  export KUBECONFIG={active_kubeconfig}\n"
+            "  kubectl get supportcontracts,supportcases -A\n",
             err=True,
         )
         run_operator(config, watch_namespaces)
@@ -96,4 +120,3 @@ main.add_command(sla)
 
 if __name__ == "__main__":
     sys.exit(main())
-

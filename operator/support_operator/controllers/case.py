@@ -180,7 +180,11 @@ def _duration_text(duration: dt.timedelta) -> str:
     seconds = int(duration.total_seconds())
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
+    text = (
+        (f"{hours}h" if hours else "")
+        + (f"{minutes}m" if minutes else "")
+        + (f"{seconds}s" if seconds else "")
+    )
     return text or "0s"
 
 
@@ -188,7 +192,9 @@ def _ready(case: SupportCase, contract: SupportContract | None, usable: Availabi
     name = case.spec.contract_ref.name
     if contract is None:
         return Desired(
-            "Ready", False, "ContractNotFound",
+            "Ready",
+            False,
+            "ContractNotFound",
             f"SupportContract {name} does not exist; the case waits and is served once it appears",
         )
     if usable is None or not usable.usable:
@@ -196,7 +202,9 @@ def _ready(case: SupportCase, contract: SupportContract | None, usable: Availabi
         detail = usable.message if usable else "not reconciled yet"
         return Desired("Ready", False, reason, f"SupportContract {name}: {detail}; the case waits")
     if case.spec.category == CaseCategory.INCIDENT and case.spec.impact is None:
-        return Desired("Ready", False, "ImpactMissing", "incidents need spec.impact (Production or NonProduction)")
+        return Desired(
+            "Ready", False, "ImpactMissing", "incidents need spec.impact (Production or NonProduction)"
+        )
     return Desired("Ready", True, "Tracking", f"reaction SLA tracked under SupportContract {name}")
 
 

@@ -64,12 +64,16 @@ def staffing(contract: SupportContract) -> Desired:
     speakers = [m.name for m in spec.team if spec.language in m.languages]
     if len(spec.team) < MIN_TEAM:
         return Desired(
-            "TeamStaffed", False, "TooFewMembers",
+            "TeamStaffed",
+            False,
+            "TooFewMembers",
             f"{len(spec.team)} team member(s) declared; the offer promises at least {MIN_TEAM}",
         )
     if len(speakers) < MIN_TEAM:
         return Desired(
-            "TeamStaffed", False, "TooFewSpeakers",
+            "TeamStaffed",
+            False,
+            "TooFewSpeakers",
             f"only {len(speakers)} team member(s) speak {spec.language.value} (the customer language); "
             f"the offer promises at least {MIN_TEAM}",
         )

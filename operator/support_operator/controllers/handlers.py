@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes.client.rest import ApiException
@@ -47,7 +47,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     api = new_api_client()
     try:
-        platform = await asyncio.to_thread(detect_platform, api, dt.datetime.now(dt.UTC).replace(microsecond=0))
+        platform = await asyncio.to_thread(
+            detect_platform, api, dt.datetime.now(dt.UTC).replace(microsecond=0)
+        )
     except ApiException as error:
         log.warning("platform detection failed (%s); the platform record stays empty", error.reason)
         platform = None
@@ -63,10 +65,10 @@ async def cleanup(**_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, CONTRACT_PLURAL)
-async def contract_event(event: dict[str, Any], **_: Any) -> None:
-    _reconciler().observe_contract(event.get("type"), event["object"])
+async def contract_event(event: kopf.RawEvent, **_: Any) -> None:
+    _reconciler().observe_contract(event.get("type"), cast(dict[str, Any], event["object"]))
 
 
 @kopf.on.event(GROUP, VERSION, CASE_PLURAL)
-async def case_event(event: dict[str, Any], **_: Any) -> None:
-    _reconciler().observe_case(event.get("type"), event["object"])
+async def case_event(event: kopf.RawEvent, **_: Any) -> None:
+    _reconciler().observe_case(event.get("type"), cast(dict[str, Any], event["object"]))

@@ -10,13 +10,13 @@ from support_operator.domain.calendar import BusinessCalendar, WeeklySchedule
 from support_operator.domain.sla import PikettCover, ReactionPolicy, parse_duration
 
 
-def calendar_for(hours: SupportHours) -> BusinessCalendar:
+def calendar_for(hours: SupportHours, *, public_holidays: bool = True) -> BusinessCalendar:
     """Raises ValueError (unknown zone, country or subdivision) with a message fit for a condition."""
-    return _calendar(hours.model_dump_json())
+    return _calendar(hours.model_dump_json(), public_holidays)
 
 
 @lru_cache(maxsize=256)
-def _calendar(hours_json: str) -> BusinessCalendar:
+def _calendar(hours_json: str, public_holidays: bool) -> BusinessCalendar:
     # Keyed by the JSON form, so unchanged hours reuse the calendar and its precomputed tables.
     hours = SupportHours.model_validate_json(hours_json)
     windows = ",".join(f"{i.start}-{i.end}" for i in hours.intervals)
@@ -24,8 +24,8 @@ def _calendar(hours_json: str) -> BusinessCalendar:
     return BusinessCalendar(
         timezone=hours.time_zone,
         schedule=schedule,
-        country=hours.holidays.country,
-        subdivision=hours.holidays.subdivision,
+        country=hours.holidays.country if public_holidays else None,
+        subdivision=hours.holidays.subdivision if public_holidays else None,
         closed_dates=hours.closed_dates or (),
     )
 
@@ -39,5 +39,6 @@ def reaction_policy(spec: SupportContractSpec) -> ReactionPolicy:
         if pikett.hours is None:
             cover = PikettCover.around_the_clock(reaction, spec.support_hours.time_zone)
         else:
-            cover = PikettCover(calendar_for(pikett.hours), reaction)
+            # On-call standby exists for the hours support time does not cover: holidays do not stop it.
+            cover = PikettCover(calendar_for(pikett.hours, public_holidays=False), reaction)
     return ReactionPolicy(calendar, parse_duration(spec.reaction_time.value), cover)

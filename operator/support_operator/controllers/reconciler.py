@@ -20,8 +20,8 @@ from support_operator.api.v1alpha1 import (
     CASE_PLURAL,
     CONTRACT_PLURAL,
     GROUP,
-    VERSION,
     OPEN_STATES,
+    VERSION,
     ConfirmationStatus,
     OpenCases,
     PlatformRecord,
@@ -79,13 +79,19 @@ class Reconciler:
     async def start(self) -> None:
         """Loads every contract and case first, so that the first reconciles see the whole picture (queue
         positions, open-case counts) and a restart writes nothing that has not changed."""
-        self._contract_queue = WorkQueue(self.reconcile_contract, workers=1, on_error=self._count_error("contract"))
+        self._contract_queue = WorkQueue(
+            self.reconcile_contract, workers=1, on_error=self._count_error("contract")
+        )
         self._case_queue = WorkQueue(self.reconcile_case, workers=2, on_error=self._count_error("case"))
         objects = client.CustomObjectsApi(self.api)
-        contracts = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL)
+        contracts = await asyncio.to_thread(
+            objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL
+        )
         cases = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CASE_PLURAL)
         for contract in contracts.get("items", []):
-            self.observe_contract(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportContract", **contract})
+            self.observe_contract(
+                None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportContract", **contract}
+            )
         for case in cases.get("items", []):
             self.observe_case(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportCase", **case})
         self._contract_queue.start()
@@ -243,7 +249,9 @@ class Reconciler:
         reaction = plan.status.reaction
         recipients = _recipients(case, contract)
         if reaction is None or not recipients:
-            return case_logic.MailOutcome(not_configured="no recipients: the reporter and the team have no e-mail")
+            return case_logic.MailOutcome(
+                not_configured="no recipients: the reporter and the team have no e-mail"
+            )
         confirmation = CaseConfirmation(
             case_uid=case.metadata.uid or f"{key[0]}-{key[1]}",
             namespace=key[0],
@@ -273,7 +281,9 @@ class Reconciler:
         self._confirmed_uids.add(confirmation.case_uid)
         self.metrics.emails_sent.inc()
         return case_logic.MailOutcome(
-            sent=ConfirmationStatus(sent_at=_now(), message_id=confirmation.message_id, recipients=list(recipients))
+            sent=ConfirmationStatus(
+                sent_at=_now(), message_id=confirmation.message_id, recipients=list(recipients)
+            )
         )
 
     def _smtp_settings(self, ref: Any) -> smtp.SmtpSettings:
@@ -284,7 +294,11 @@ class Reconciler:
     # -- writing -----------------------------------------------------------------------------------------
 
     async def _write_status(
-        self, obj: dict[str, Any], plural: str, desired: dict[str, Any], events: list[contract_logic.EventNote]
+        self,
+        obj: dict[str, Any],
+        plural: str,
+        desired: dict[str, Any],
+        events: list[contract_logic.EventNote],
     ) -> None:
         patch = merge_patch(obj.get("status") or {}, desired)
         metadata = obj["metadata"]
@@ -303,7 +317,9 @@ class Reconciler:
                 GROUP, VERSION, metadata["namespace"], plural, metadata["name"], body
             )
         else:
-            result = objects.patch_cluster_custom_object_status(GROUP, VERSION, plural, metadata["name"], body)
+            result = objects.patch_cluster_custom_object_status(
+                GROUP, VERSION, plural, metadata["name"], body
+            )
         assert isinstance(result, dict)
         return result
 
@@ -319,14 +335,19 @@ class Reconciler:
 
     async def _invalid(self, obj: dict[str, Any], plural: str, error: ValidationError) -> None:
         """The API server accepted what our models refuse (should not happen: the CRDs come from them)."""
-        message = f"the operator cannot read this object: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+        first = error.errors()[0]["msg"]
+        message = f"the operator cannot read this object: {error.error_count()} problem(s), first: {first}"
         log.error("%s %s: %s", obj["kind"], obj["metadata"]["name"], error)
         await asyncio.to_thread(post_event, self.api, obj, "Warning", "InvalidSpec", message)
 
 
 def _recipients(case: SupportCase, contract: SupportContract) -> tuple[str, ...]:
     notification = contract.spec.notification
-    team = [notification.team_address] if notification and notification.team_address else [m.email for m in contract.spec.team]
+    team = (
+        [notification.team_address]
+        if notification and notification.team_address
+        else [m.email for m in contract.spec.team]
+    )
     addresses = ([case.spec.reporter.email] if case.spec.reporter.email else []) + team
     return tuple(dict.fromkeys(addresses))  # de-duplicated, order kept
 
@@ -342,7 +363,13 @@ def _queue_facts(obj: dict[str, Any] | None) -> tuple[str, bool, str, str, str |
     except ValueError:
         return None
     is_open = spec.get("state", "New") in {s.value for s in OPEN_STATES}
-    return (spec.get("contractRef", {}).get("name", ""), is_open, priority, f"{category}/{impact}", spec.get("reportedAt"))
+    return (
+        spec.get("contractRef", {}).get("name", ""),
+        is_open,
+        priority,
+        f"{category}/{impact}",
+        spec.get("reportedAt"),
+    )
 
 
 def _ready_reason(obj: dict[str, Any]) -> str | None:

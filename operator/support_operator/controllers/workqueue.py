@@ -31,7 +31,9 @@ class WorkQueue(Generic[Key]):
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work(), name=f"reconcile-worker-{i}") for i in range(self.workers)]
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"reconcile-worker-{i}") for i in range(self.workers)
+        ]
 
     async def stop(self) -> None:
         for timer in self._timers.values():
@@ -86,7 +88,9 @@ class WorkQueue(Generic[Key]):
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
                 delay = min(self.base_backoff * 2 ** (failures - 1), self.max_backoff)
-                log.warning("reconciling %s failed (attempt %d), retrying in %.0f s: %s", key, failures, delay, error)
+                log.warning(
+                    "reconciling %s failed (attempt %d), retrying in %.0f s: %s", key, failures, delay, error
+                )
                 self.on_error(key, error)
                 self.add_after(key, delay)
             else:

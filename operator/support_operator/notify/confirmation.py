@@ -1,4 +1,5 @@
-"""The case confirmation e-mail (the offer: "the incoming case is confirmed by mail"), in the contract's language."""
+"""The case confirmation e-mail (the offer: "the incoming case is confirmed by mail"), in the contract's
+language."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ _BODY = {
         "Priorité :       {priority}\n"
         "Signalé :        {reported}\n"
         "Réaction avant : {deadline}\n\n"
-        "Le délai de réaction court pendant les heures de support ; l'analyse commence au plus tard alors.\n\n"
+        "Le délai de réaction court pendant les heures de support ;\n"
+        "l'analyse commence au plus tard alors.\n\n"
         "Meilleures salutations\nVotre équipe de support\n"
     ),
     "it": (

@@ -35,7 +35,9 @@ class SmtpSettings:
             port = int(data.get("port") or (465 if security == "tls" else 587))
         except ValueError as error:
             raise ValueError(f"the SMTP Secret's 'port' is not a number: {data.get('port')!r}") from error
-        return cls(data["host"], port, data.get("username") or None, data.get("password") or None, security, timeout)
+        return cls(
+            data["host"], port, data.get("username") or None, data.get("password") or None, security, timeout
+        )
 
 
 def _send_blocking(message: EmailMessage, settings: SmtpSettings) -> None:

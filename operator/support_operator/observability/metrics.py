@@ -15,16 +15,25 @@ class OperatorMetrics:
 
     def __post_init__(self) -> None:
         self.reconcile_errors = Counter(
-            f"{PREFIX}_reconcile_errors", "Reconciles that failed and were retried.", ["kind"], registry=self.registry
+            f"{PREFIX}_reconcile_errors",
+            "Reconciles that failed and were retried.",
+            ["kind"],
+            registry=self.registry,
         )
         self.status_writes = Counter(
-            f"{PREFIX}_status_writes", "Status patches written to the API server.", ["kind"], registry=self.registry
+            f"{PREFIX}_status_writes",
+            "Status patches written to the API server.",
+            ["kind"],
+            registry=self.registry,
         )
         self.emails_sent = Counter(
-            f"{PREFIX}_confirmation_emails_sent", "Case confirmation e-mails handed to SMTP.", registry=self.registry
+            f"{PREFIX}_confirmation_emails_sent",
+            "Case confirmation e-mails handed to SMTP.",
+            registry=self.registry,
         )
         self.email_failures = Counter(
-            f"{PREFIX}_confirmation_email_failures", "Failed attempts to send a confirmation e-mail.",
+            f"{PREFIX}_confirmation_email_failures",
+            "Failed attempts to send a confirmation e-mail.",
             registry=self.registry,
         )
         for kind in ("SupportContract", "SupportCase"):

@@ -122,7 +122,7 @@ class Component:
 
 @dataclass
 class LocalControlPlane:
-    """Start with `with LocalControlPlane() as cp:` or `start()`/`stop()`; `cp.kubeconfig` is the admin config."""
+    """Use as `with LocalControlPlane() as cp:` (or start()/stop()); `cp.kubeconfig` is the admin config."""
 
     bin_dir: Path | None = None
     workdir: Path | None = None
@@ -172,7 +172,9 @@ class LocalControlPlane:
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120.0
     ) -> subprocess.CompletedProcess[str]:
-        return run_kubectl(self.kubectl_path, self.kubeconfig, *args, check=check, input=input, timeout=timeout)
+        return run_kubectl(
+            self.kubectl_path, self.kubeconfig, *args, check=check, input=input, timeout=timeout
+        )
 
     @property
     def kubectl_path(self) -> Path:
@@ -198,8 +200,18 @@ class LocalControlPlane:
         )
         admin = ca.issue(pki_dir / "admin", "admin", organization="system:masters")
         # One identity for all controllers (no --use-service-account-credentials), so it needs full rights.
-        kcm = ca.issue(pki_dir / "kube-controller-manager", "system:kube-controller-manager", organization="system:masters")
-        return {"ca": ca.cert_path, "serving": serving, "admin": admin, "kcm": kcm, "sa": service_account_keys(pki_dir)}
+        kcm = ca.issue(
+            pki_dir / "kube-controller-manager",
+            "system:kube-controller-manager",
+            organization="system:masters",
+        )
+        return {
+            "ca": ca.cert_path,
+            "serving": serving,
+            "admin": admin,
+            "kcm": kcm,
+            "sa": service_account_keys(pki_dir),
+        }
 
     def _spawn(self, name: str, args: list[str]) -> Component:
         assert self.bin_dir is not None
@@ -211,7 +223,7 @@ class LocalControlPlane:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         component = Component(name, process, log_path, log_file)
         self.components.append(component)
@@ -288,7 +300,7 @@ class LocalControlPlane:
 
         def ready() -> bool:
             with urllib.request.urlopen(f"{self.server}/readyz", timeout=5, context=context) as response:
-                return response.status == 200
+                return bool(response.status == 200)
 
         self._wait(apiserver, ready, timeout)
         self._ssl_context = context
@@ -317,14 +329,16 @@ class LocalControlPlane:
         def publishing() -> bool:
             url = f"{self.server}/api/v1/namespaces/default/configmaps/kube-root-ca.crt"
             with urllib.request.urlopen(url, timeout=5, context=self._ssl_context) as response:
-                return response.status == 200
+                return bool(response.status == 200)
 
         self._wait(manager, publishing, timeout)
 
     def _write_kubeconfig(self, name: str, client: CertPair, ca: CertPair | Path) -> Path:
         assert isinstance(ca, Path)
         path = self._path(name)
-        path.write_text(kubeconfig_yaml(self.server, ca.read_bytes(), client.cert.read_bytes(), client.key.read_bytes()))
+        path.write_text(
+            kubeconfig_yaml(self.server, ca.read_bytes(), client.cert.read_bytes(), client.key.read_bytes())
+        )
         path.chmod(0o600)
         return path
 
@@ -336,8 +350,15 @@ def kubeconfig_yaml(server: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes,
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}],
-        "users": [{"name": name, "user": {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}}],
+        "clusters": [
+            {"name": name, "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}
+        ],
+        "users": [
+            {
+                "name": name,
+                "user": {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)},
+            }
+        ],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
     }
@@ -362,7 +383,9 @@ def run_kubectl(
         check=False,
     )
     if check and result.returncode != 0:
-        raise ControlPlaneError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        raise ControlPlaneError(
+            f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+        )
     return result
 
 
@@ -376,7 +399,9 @@ class ExistingCluster:
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120.0
     ) -> subprocess.CompletedProcess[str]:
-        return run_kubectl(self.kubectl_path, self.kubeconfig, *args, check=check, input=input, timeout=timeout)
+        return run_kubectl(
+            self.kubectl_path, self.kubeconfig, *args, check=check, input=input, timeout=timeout
+        )
 
     def stop(self) -> None:
         """Nothing to stop: the cluster is not ours."""

@@ -1,4 +1,4 @@
-"""The operator as a child process, started exactly as the container image starts it: `support-operator run`."""
+"""The operator as a child process, started as the container image starts it: `support-operator run`."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class OperatorProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=_die_with_parent,
         )
         self._wait_alive(timeout)
 
@@ -66,11 +66,16 @@ class OperatorProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise ControlPlaneError(f"the operator exited with {self._process.returncode}:\n{self.log_text()}")
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
+                raise ControlPlaneError(
+                    f"the operator exited with {self._process.returncode}:\n{self.log_text()}"
+                )
+            url = f"http://127.0.0.1:{self.liveness_port}/healthz"
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(url, timeout=2) as r,
+            ):
+                if r.status == 200:
+                    return
             time.sleep(0.2)
         raise ControlPlaneError(f"the operator was not alive within {timeout:.0f} s:\n{self.log_text()}")
 

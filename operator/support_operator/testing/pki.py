@@ -1,4 +1,4 @@
-"""Throwaway PKI for the local control plane: one CA, serving and client certificates, service-account keys."""
+"""Throwaway PKI for the local control plane: a CA, serving and client certificates, service-account keys."""
 
 from __future__ import annotations
 

@@ -9,12 +9,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class NotYet(AssertionError):
+class NotReachedError(AssertionError):
     """The awaited state did not arrive in time; carries the last value seen."""
 
 
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
-    """Calls `probe` until it returns something truthy and returns that; raises NotYet after `timeout`."""
+def eventually(
+    probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2, what: str = ""
+) -> T:
+    """Calls `probe` until it returns something truthy and returns it; NotReachedError after `timeout`."""
     started = time.monotonic()
     last: T | None = None
     while True:
@@ -22,5 +24,7 @@ def eventually(probe: Callable[[], T | None], timeout: float = 30.0, interval: f
         if last:
             return last
         if time.monotonic() - started > timeout:
-            raise NotYet(f"{what or 'condition'} not reached within {timeout:.0f} s; last seen: {last!r}")
+            raise NotReachedError(
+                f"{what or 'condition'} not reached within {timeout:.0f} s; last seen: {last!r}"
+            )
         time.sleep(interval)
