@@ -245,7 +245,11 @@ def test_confirmation_mail_in_the_contract_language() -> None:
 
 @pytest.mark.parametrize(
     ("data", "error"),
-    [({}, "no 'host'"), ({"host": "h", "security": "ssl3"}, "security"), ({"host": "h", "port": "x"}, "port")],
+    [
+        ({}, "no 'host'"),
+        ({"host": "h", "security": "ssl3"}, "security"),
+        ({"host": "h", "port": "x"}, "port"),
+    ],
 )
 def test_smtp_settings_refuse_bad_secrets(data: dict[str, str], error: str) -> None:
     with pytest.raises(ValueError, match=error):
