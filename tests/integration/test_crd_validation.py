@@ -59,6 +59,29 @@ class Cluster:
         return created
 
     def replace(self, obj: Obj) -> Obj:
+        """PUT `obj`; the running operator may have written status meanwhile (a new resourceVersion), so a
+        conflict is retried with the fresh version: the spec sent is the same, status is ignored by PUT."""
+        for _ in range(5):
+            try:
+                return self._replace(obj)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                obj["metadata"]["resourceVersion"] = self._get(obj)["metadata"]["resourceVersion"]
+        return self._replace(obj)
+
+    def _get(self, obj: Obj) -> Obj:
+        name = obj["metadata"]["name"]
+        if obj["kind"] == api.CONTRACT_KIND:
+            found = self.objects.get_cluster_custom_object(api.GROUP, api.VERSION, api.CONTRACT_PLURAL, name)
+        else:
+            found = self.objects.get_namespaced_custom_object(
+                api.GROUP, api.VERSION, self.namespace, api.CASE_PLURAL, name
+            )
+        assert isinstance(found, dict)
+        return found
+
+    def _replace(self, obj: Obj) -> Obj:
         name = obj["metadata"]["name"]
         if obj["kind"] == api.CONTRACT_KIND:
             replaced = self.objects.replace_cluster_custom_object(
