@@ -86,16 +86,49 @@ def namespace(
     control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
+OPERATOR_NAMESPACE = "support-operator"
+DEPLOY = REPO / "deploy" / "base"
+
+
 @pytest.fixture(scope="session")
-def operator(
+def operator_kubeconfig(
     control_plane: LocalControlPlane | ExistingCluster,
     crds: list[str],
     tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A kubeconfig holding a token of deploy/'s ServiceAccount: the operator runs with exactly the
+    permissions we ship (deploy/base/rbac), not as cluster admin."""
+    manifests = [DEPLOY / "namespace.yaml", *sorted((DEPLOY / "rbac").glob("*.yaml"))]
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={m}" for m in manifests])
+    token = control_plane.kubectl(
+        "create", "token", "support-operator", f"--namespace={OPERATOR_NAMESPACE}", "--duration=24h"
+    ).stdout.strip()
+    admin = yaml.safe_load(control_plane.kubeconfig.read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])["context"]
+    cluster = next(c for c in admin["clusters"] if c["name"] == context["cluster"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "support-operator", "user": {"token": token}}],
+        "contexts": [
+            {"name": "operator", "context": {"cluster": cluster["name"], "user": "support-operator"}}
+        ],
+        "current-context": "operator",
+    }
+    path = tmp_path_factory.mktemp("operator-identity") / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="session")
+def operator(
+    operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    """The operator, started as the container image starts it (`support-operator run`), for the session."""
-    process = OperatorProcess(
-        kubeconfig=control_plane.kubeconfig, workdir=tmp_path_factory.mktemp("operator")
-    )
+    """The operator, started as the container image starts it (`support-operator run`), as deploy/'s
+    ServiceAccount, for the session."""
+    process = OperatorProcess(kubeconfig=operator_kubeconfig, workdir=tmp_path_factory.mktemp("operator"))
     process.start()
     yield process
     process.stop()

@@ -18,6 +18,8 @@ from support_resources import Resources, condition, iso
 from support_operator.testing.controlplane import free_port
 from support_operator.testing.wait import eventually
 
+OPERATOR_NAMESPACE = "support-operator"
+
 
 class Mailbox:
     """An aiosmtpd handler that keeps every message it receives."""
@@ -63,17 +65,24 @@ def smtp_server() -> Iterator[SmtpServer]:
 @pytest.fixture
 def mailing_contract(
     resources: Resources, api_client: client.ApiClient, namespace: str, smtp_server: SmtpServer
-) -> str:
+) -> Iterator[str]:
+    """A contract whose SMTP Secret lives in the operator's namespace, the only one it may read Secrets in."""
     data = {"host": "127.0.0.1", "port": str(smtp_server.port), "security": "none"}
-    client.CoreV1Api(api_client).create_namespaced_secret(
-        namespace,
+    secret = f"smtp-{namespace[-6:]}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_secret(
+        OPERATOR_NAMESPACE,
         client.V1Secret(
-            metadata=client.V1ObjectMeta(name="smtp"),
+            metadata=client.V1ObjectMeta(name=secret),
             data={k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         ),
     )
-    notification = {"smtpSecretRef": {"name": "smtp", "namespace": namespace}, "from": "support@puzzle.ch"}
-    return str(resources.contract(notification=notification)["metadata"]["name"])
+    notification = {
+        "smtpSecretRef": {"name": secret, "namespace": OPERATOR_NAMESPACE},
+        "from": "support@puzzle.ch",
+    }
+    yield str(resources.contract(notification=notification)["metadata"]["name"])
+    core.delete_namespaced_secret(secret, OPERATOR_NAMESPACE)
 
 
 def confirmed(obj: dict) -> bool:
