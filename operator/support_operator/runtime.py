@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import kopf
 import prometheus_client
@@ -14,8 +13,9 @@ from support_operator.config import OperatorConfig
 log = logging.getLogger(__name__)
 
 
-def run_operator(config: OperatorConfig, namespaces: Sequence[str] = ()) -> None:
-    """Blocks until SIGINT/SIGTERM. Watches all namespaces unless `namespaces` narrows it."""
+def run_operator(config: OperatorConfig) -> None:
+    """Blocks until SIGINT/SIGTERM. Watches the whole cluster: contracts are cluster-scoped and access
+    scopes may name any namespace."""
     controllers.register(config)
     prometheus_client.start_http_server(
         config.metrics_port, addr=config.bind_address, registry=controllers.registry()
@@ -23,7 +23,6 @@ def run_operator(config: OperatorConfig, namespaces: Sequence[str] = ()) -> None
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
     kopf.run(
         standalone=True,  # one replica with strategy Recreate: no peering objects needed
-        clusterwide=not namespaces,
-        namespaces=list(namespaces),
+        clusterwide=True,
         liveness_endpoint=f"http://{config.bind_address}:{config.liveness_port}/healthz",
     )

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from support_operator.cli.sla import sla
-from support_operator.config import OperatorConfig
+from support_operator.config import DEFAULT_ALLOWED_ROLES, OperatorConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +32,7 @@ def _operator_options(command: F) -> F:
             "operator_namespace",
             default="support-operator",
             show_default=True,
-            help="Namespace the operator keeps identities and kubeconfig Secrets in.",
+            help="Namespace the operator keeps identities, bound Secrets and kubeconfigs in.",
         ),
         click.option("--metrics-port", type=int, default=8080, show_default=True, help="Port of /metrics."),
         click.option("--liveness-port", type=int, default=8081, show_default=True, help="Port of /healthz."),
@@ -40,10 +40,17 @@ def _operator_options(command: F) -> F:
             "--bind-address", default="0.0.0.0", show_default=True, help="Address the endpoints bind."
         ),
         click.option(
-            "--watch-namespace",
-            "watch_namespaces",
+            "--api-server-url",
+            help="External API server URL written into the support team's kubeconfigs "
+            "(default: the one the operator uses; a contract's access.apiServerURL wins).",
+        ),
+        click.option(
+            "--allowed-role",
+            "allowed_roles",
             multiple=True,
-            help="Watch only this namespace for SupportCases (repeatable); default: all namespaces.",
+            default=DEFAULT_ALLOWED_ROLES,
+            show_default=True,
+            help="ClusterRole contracts may grant (repeatable); cluster-admin is never granted.",
         ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
@@ -52,32 +59,25 @@ def _operator_options(command: F) -> F:
     return command
 
 
-def _config(
-    operator_namespace: str, metrics_port: int, liveness_port: int, bind_address: str
-) -> OperatorConfig:
+def _config(options: dict[str, Any]) -> OperatorConfig:
+    logging.basicConfig(level=logging.DEBUG if options.pop("verbose") else logging.INFO)
     return OperatorConfig(
-        namespace=operator_namespace,
-        metrics_port=metrics_port,
-        liveness_port=liveness_port,
-        bind_address=bind_address,
+        namespace=options["operator_namespace"],
+        metrics_port=options["metrics_port"],
+        liveness_port=options["liveness_port"],
+        bind_address=options["bind_address"],
+        api_server_url=options["api_server_url"],
+        allowed_roles=tuple(options["allowed_roles"]),
     )
 
 
 @main.command()
 @_operator_options
-def run(
-    operator_namespace: str,
-    metrics_port: int,
-    liveness_port: int,
-    bind_address: str,
-    watch_namespaces: tuple[str, ...],
-    verbose: bool,
-) -> None:
+def run(**options: Any) -> None:
     """Run the operator against the cluster of KUBECONFIG or the in-cluster service account."""
     from support_operator.runtime import run_operator
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
-    run_operator(_config(operator_namespace, metrics_port, liveness_port, bind_address), watch_namespaces)
+    run_operator(_config(options))
 
 
 @main.command()
@@ -89,23 +89,13 @@ def run(
 )
 @click.option("--samples/--no-samples", default=True, show_default=True, help="Apply crds/samples/ too.")
 @_operator_options
-def dev(
-    kubeconfig: Path | None,
-    samples: bool,
-    operator_namespace: str,
-    metrics_port: int,
-    liveness_port: int,
-    bind_address: str,
-    watch_namespaces: tuple[str, ...],
-    verbose: bool,
-) -> None:
+def dev(kubeconfig: Path | None, samples: bool, **options: Any) -> None:
     """Start everything locally: a real control plane (unless KUBECONFIG names a cluster), the CRDs, the
     samples and the operator in the foreground. Ctrl-C stops it all."""
     from support_operator.devenv import dev_environment
     from support_operator.runtime import run_operator
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
-    config = _config(operator_namespace, metrics_port, liveness_port, bind_address)
+    config = _config(options)
     with dev_environment(kubeconfig, config, apply_samples=samples) as active_kubeconfig:
         os.environ["KUBECONFIG"] = str(active_kubeconfig)
         click.echo(
@@ -113,10 +103,11 @@ def dev(
             "  kubectl get supportcontracts,supportcases -A\n",
             err=True,
         )
-        run_operator(config, watch_namespaces)
+        run_operator(config)
 
 
 main.add_command(sla)
+
 
 if __name__ == "__main__":
     sys.exit(main())

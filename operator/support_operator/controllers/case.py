@@ -17,6 +17,7 @@ from support_operator.api.v1alpha1 import (
     CaseCategory,
     CaseState,
     ConfirmationStatus,
+    EffortTotals,
     HistoryEntry,
     Priority,
     ReactionStatus,
@@ -28,6 +29,7 @@ from support_operator.api.v1alpha1 import Impact as ApiImpact
 from support_operator.api.v1alpha1 import ReactionState as ApiReactionState
 from support_operator.controllers.conditions import Desired, flipped, merge_conditions
 from support_operator.controllers.contract import Availability, EventNote
+from support_operator.controllers.ledger import effort_totals
 from support_operator.controllers.policy import reaction_policy
 from support_operator.domain import sla
 from support_operator.domain.queue import QueueItem, priority_class, queue_positions
@@ -145,10 +147,20 @@ def plan_case(
             "resolved_at": previous.resolved_at
             or (now if case.spec.state in (CaseState.RESOLVED, CaseState.CLOSED) else None),
             "closed_at": previous.closed_at or (now if case.spec.state == CaseState.CLOSED else None),
+            "effort": _effort(case, contract, previous),
         }
     )
     wants_confirmation = usable and confirmation is None and (mail is None or mail.sent is None)
     return CasePlan(status, notes, recheck_at, wants_confirmation)
+
+
+def _effort(
+    case: SupportCase, contract: SupportContract | None, previous: SupportCaseStatus
+) -> EffortTotals | None:
+    # Billable time depends on the contract's increment: without a contract the last totals stay.
+    if contract is None:
+        return previous.effort
+    return effort_totals(case, contract.spec.billing.increment_minutes)
 
 
 def _reaction(

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from support_operator.api.v1alpha1 import (
+    Condition,
     Holiday,
     OpenCases,
     PlatformRecord,
+    SupportCase,
     SupportContract,
     SupportContractStatus,
 )
 from support_operator.controllers.conditions import Desired, flipped, merge_conditions
+from support_operator.controllers.ledger import contract_ledger
 from support_operator.controllers.policy import calendar_for, reaction_policy
+
+if TYPE_CHECKING:
+    from support_operator.controllers.access import AccessResult
 
 MIN_TEAM = 3  # the offer: at least three engineers who speak the customer's language
 
@@ -106,14 +114,26 @@ def _recheck_at(contract: SupportContract, now: dt.datetime) -> dt.datetime:
 
 
 def plan_contract(
-    contract: SupportContract, platform: PlatformRecord | None, open_cases: OpenCases, now: dt.datetime
+    contract: SupportContract,
+    platform: PlatformRecord | None,
+    open_cases: OpenCases,
+    now: dt.datetime,
+    cases: Sequence[SupportCase] | None = None,
+    access: AccessResult | None = None,
 ) -> ContractPlan:
+    """`cases` (the contract's SupportCases) adds the effort ledger and `access` what was provisioned;
+    None leaves those fields as they are."""
     previous = contract.status or SupportContractStatus()
     generation = contract.metadata.generation
     usable = availability(contract, now)
     desired = [Desired("Ready", usable.usable, usable.reason, usable.message), staffing(contract)]
+    if access is not None:
+        desired.append(access.condition)
+    elif previous.conditions:  # keep a condition this reconcile did not evaluate
+        desired += [_kept(c) for c in previous.conditions if c.type == "AccessProvisioned"]
     conditions = merge_conditions(previous.conditions, desired, generation, now)
     record = _platform_record(contract, platform, previous.platform)
+    ledger = contract_ledger(contract, cases, now) if cases is not None else None
     status = previous.model_copy(
         update={
             "observed_generation": generation,
@@ -122,13 +142,25 @@ def plan_contract(
             "open_cases": open_cases,
             "team_size": len(contract.spec.team),
             "platform": record,
+            **(ledger.status_fields if ledger else {}),
+            **({"identities": access.identities or None} if access is not None else {}),
         }
     )
     events = [
         EventNote("Normal" if c.status == "True" else "Warning", c.reason, c.message)
         for c in flipped(previous.conditions, conditions)
     ]
-    return ContractPlan(status, usable, events, _recheck_at(contract, now))
+    events += [EventNote(n.type, n.reason, n.message) for n in (ledger.events if ledger else [])]
+    events += access.events if access is not None else []
+    # A package expiring, a token to rotate or an elevation ending changes the status with no edit.
+    later = [ledger.recheck_at if ledger else None, access.recheck_at if access else None]
+    recheck = min([_recheck_at(contract, now), *[t for t in later if t is not None]])
+    return ContractPlan(status, usable, events, recheck)
+
+
+def _kept(condition: Condition) -> Desired:
+    ok = None if condition.status == "Unknown" else condition.status == "True"
+    return Desired(condition.type, ok, condition.reason, condition.message)
 
 
 def _platform_record(

@@ -10,11 +10,14 @@ from typing import Any, cast
 import kopf
 from kubernetes.client.rest import ApiException
 
+from support_operator.access.plan import PlatformTraits
+from support_operator.access.provisioner import OPENSHIFT_USER_GROUP, Provisioner
 from support_operator.api.v1alpha1 import CASE_PLURAL, CONTRACT_PLURAL, GROUP, VERSION
 from support_operator.config import OperatorConfig
 from support_operator.controllers.reconciler import Reconciler
 from support_operator.kube.client import new_api_client
-from support_operator.kube.platform import detect_platform
+from support_operator.kube.platform import RANCHER_GROUP, detect_platform, served_groups
+from support_operator.observability import collector as sla_metrics
 from support_operator.observability.metrics import OperatorMetrics
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,19 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     except ApiException as error:
         log.warning("platform detection failed (%s); the platform record stays empty", error.reason)
         platform = None
-    reconciler = Reconciler(api, Runtime.config, Runtime.metrics, platform)
+    groups = await asyncio.to_thread(served_groups, api)
+    reconciler = Reconciler(
+        api,
+        Runtime.config,
+        Runtime.metrics,
+        platform,
+        provisioner=Provisioner(api, Runtime.config.namespace, Runtime.config.api_server_url),
+        platform_traits=PlatformTraits(
+            openshift_users=OPENSHIFT_USER_GROUP[0] in groups, rancher_principals=RANCHER_GROUP in groups
+        ),
+    )
+    # SLA metrics are computed at scrape time from the reconciler's objects; registered once per process.
+    sla_metrics.install(Runtime.metrics.registry, reconciler)
     await reconciler.start()
     Runtime.reconciler = reconciler
 
@@ -67,6 +82,11 @@ async def cleanup(**_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, CONTRACT_PLURAL)
 async def contract_event(event: kopf.RawEvent, **_: Any) -> None:
     _reconciler().observe_contract(event.get("type"), cast(dict[str, Any], event["object"]))
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def namespace_event(event: kopf.RawEvent, **_: Any) -> None:
+    _reconciler().observe_namespace(event.get("type"), cast(dict[str, Any], event["object"]))
 
 
 @kopf.on.event(GROUP, VERSION, CASE_PLURAL)

@@ -16,6 +16,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
+from support_operator.access.plan import PlatformTraits
+from support_operator.access.provisioner import Provisioner
 from support_operator.api.v1alpha1 import (
     CASE_PLURAL,
     CONTRACT_PLURAL,
@@ -29,8 +31,10 @@ from support_operator.api.v1alpha1 import (
     SupportContract,
 )
 from support_operator.config import OperatorConfig
+from support_operator.controllers import access as access_logic
 from support_operator.controllers import case as case_logic
 from support_operator.controllers import contract as contract_logic
+from support_operator.controllers.conditions import Desired
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.domain import sla
 from support_operator.domain.queue import priority_class
@@ -67,12 +71,16 @@ class Reconciler:
     config: OperatorConfig
     metrics: OperatorMetrics
     platform: PlatformRecord | None = None
+    provisioner: Provisioner | None = None  # None: the operator provisions no access
+    platform_traits: PlatformTraits = field(default_factory=PlatformTraits)
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> labels (access scopes)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
     cases: dict[CaseKey, dict[str, Any]] = field(default_factory=dict)
     _contract_queue: WorkQueue[str] | None = None
     _case_queue: WorkQueue[CaseKey] | None = None
     _confirmed_uids: set[str] = field(default_factory=set)  # sent by this process: never twice
     _mail_failures: dict[CaseKey, int] = field(default_factory=lambda: defaultdict(int))
+    _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -88,6 +96,9 @@ class Reconciler:
             objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL
         )
         cases = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CASE_PLURAL)
+        if self.provisioner is not None:
+            listed = await asyncio.to_thread(client.CoreV1Api(self.api).list_namespace)
+            self.namespaces = {n.metadata.name: dict(n.metadata.labels or {}) for n in listed.items}
         for contract in contracts.get("items", []):
             self.observe_contract(
                 None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportContract", **contract}
@@ -120,6 +131,20 @@ class Reconciler:
 
     # -- watch events (from Kopf) ------------------------------------------------------------------------
 
+    def observe_namespace(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        """A namespace appeared, went or was relabelled: access scopes may have changed."""
+        name = obj["metadata"]["name"]
+        labels = dict(obj["metadata"].get("labels") or {})
+        if event_type == "DELETED":
+            changed = self.namespaces.pop(name, None) is not None
+        else:
+            changed = self.namespaces.get(name) != labels
+            self.namespaces[name] = labels
+        if changed:
+            for contract, body in self.contracts.items():
+                if body.get("spec", {}).get("access"):
+                    self.contract_queue.add(contract)
+
     def observe_contract(self, event_type: str | None, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         known = name in self.contracts
@@ -127,6 +152,8 @@ class Reconciler:
             self.contracts.pop(name, None)
             self.contract_queue.forget(name)
             self._requeue_cases_of(name)
+            if self.provisioner is not None:  # the garbage collector would too; this is faster
+                self._background(asyncio.to_thread(self.provisioner.revoke, name))
             return
         if _newer(obj, self.contracts.get(name)):
             self.contracts[name] = obj
@@ -180,12 +207,61 @@ class Reconciler:
             await self._invalid(obj, CONTRACT_PLURAL, error)
             return
         previous_ready = _ready_reason(obj)
-        plan = contract_logic.plan_contract(contract, self.platform, self._open_cases(name), now)
+        cases = self._cases_of(name)
+        access = await self._provision(obj, contract, cases, now)
+        plan = contract_logic.plan_contract(
+            contract, self.platform, self._open_cases(name), now, cases, access
+        )
         await self._write_status(obj, CONTRACT_PLURAL, plan.status.to_json_dict(), plan.events)
         if plan.recheck_at is not None:
             self.contract_queue.add_at(name, plan.recheck_at)
         if previous_ready != plan.availability.reason or obj["metadata"].get("generation") != _observed(obj):
             self._requeue_cases_of(name)
+
+    async def _provision(
+        self, obj: dict[str, Any], contract: SupportContract, cases: list[SupportCase], now: dt.datetime
+    ) -> access_logic.AccessResult | None:
+        """Grants what the contract asks for (or revokes it all); None when this operator does no access."""
+        if self.provisioner is None:
+            return None
+        usable = contract_logic.availability(contract, now)
+        request = access_logic.access_request(
+            contract,
+            cases,
+            self.namespaces,
+            self.config.allowed_roles,
+            dt.timedelta(seconds=self.config.max_token_ttl_seconds),
+            self.platform_traits,
+        )
+        plan = access_logic.plan_for(request, usable, now)
+        ca_bundle = contract.spec.access.ca_bundle if contract.spec.access else None
+        try:
+            outcome = await asyncio.to_thread(self.provisioner.apply, obj, plan, ca_bundle, now)
+        except ApiException as error:
+            self.metrics.reconcile_errors.labels(kind="access").inc()
+            self.contract_queue.add_after(contract.metadata.name, 30)
+            message = f"provisioning failed: {error.status} {error.reason}; retrying"
+            return access_logic.AccessResult(
+                Desired("AccessProvisioned", False, "ProvisioningFailed", message), None, []
+            )
+        return access_logic.result(request, usable, plan, outcome)
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _cases_of(self, contract_name: str) -> list[SupportCase]:
+        """The contract's cases as models (the effort ledger); unreadable ones are reported by their own
+        reconcile."""
+        found = []
+        for obj in self.cases.values():
+            if obj.get("spec", {}).get("contractRef", {}).get("name") == contract_name:
+                try:
+                    found.append(SupportCase.from_k8s(obj))
+                except ValidationError:
+                    continue
+        return found
 
     def _requeue_cases_of(self, contract_name: str) -> None:
         for key, obj in self.cases.items():
@@ -352,8 +428,11 @@ def _recipients(case: SupportCase, contract: SupportContract) -> tuple[str, ...]
     return tuple(dict.fromkeys(addresses))  # de-duplicated, order kept
 
 
-def _queue_facts(obj: dict[str, Any] | None) -> tuple[str, bool, str, str, str | None] | None:
-    """What of a case moves its contract's queue: contract, open, priority, deadline inputs."""
+def _queue_facts(
+    obj: dict[str, Any] | None,
+) -> tuple[str, bool, str, str, str | None, int, tuple[str, ...]] | None:
+    """What of a case moves its contract's queue or ledger: contract, open, priority, deadline inputs,
+    number of effort entries (append-only, so the count changes with every entry)."""
     if obj is None:
         return None
     spec = obj.get("spec", {})
@@ -369,6 +448,8 @@ def _queue_facts(obj: dict[str, Any] | None) -> tuple[str, bool, str, str, str |
         priority,
         f"{category}/{impact}",
         spec.get("reportedAt"),
+        len(spec.get("effort") or []),
+        tuple(spec.get("affectedNamespaces") or ()),  # elevation follows them
     )
 
 

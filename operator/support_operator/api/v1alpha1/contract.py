@@ -661,6 +661,13 @@ class SupportContractStatus(ApiModel):
         description="New members whose knowledge transfer is still due.",
         json_schema_extra=schema_extra(list_map_keys=("member",)),
     )
+    observed_team: list[DnsLabel] | None = Field(
+        default=None,
+        max_length=50,
+        description="Team members as of the last reconcile; a member missing here has joined since and "
+        "owes a knowledge transfer.",
+        json_schema_extra=schema_extra(list_set=True),
+    )
 
 
 class SupportContract(ResourceModel):
