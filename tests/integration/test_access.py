@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from support_resources import Resources, condition, iso, sample
 
-from support_operator.access.plan import LABEL_CONTRACT
+from support_operator.access.plan import ANNOTATION_EXPIRES, LABEL_CONTRACT
 from support_operator.access.provisioner import kubeconfig_secret_name
+from support_operator.cli.main import main
 from support_operator.testing.wait import eventually
 
 OPERATOR_NAMESPACE = "support-operator"
@@ -293,3 +295,68 @@ def test_operator_identity_cannot_bind_cluster_admin(operator_kubeconfig: Path, 
     assert bind("cluster-admin") == 403
     assert bind("admin") == 403
     assert bind("view") == 200  # on its allow-list
+
+
+def test_cli_prints_a_working_member_kubeconfig(
+    operator, resources: Resources, api_client: client.ApiClient, control_plane, namespace: str, scope: Scope
+) -> None:
+    contract = access_contract(resources, scope)
+    resources.wait_contract(contract, provisioned)
+    member_client(api_client, contract, "anna")  # waits until the Secret exists
+    runner = CliRunner()
+    printed = runner.invoke(
+        main,
+        [
+            "access",
+            "kubeconfig",
+            f"--contract={contract}",
+            "--member=anna",
+            f"--kubeconfig={control_plane.kubeconfig}",
+        ],
+    )
+    assert printed.exit_code == 0, printed.output
+    anna = client.CoreV1Api(config.new_client_from_config_dict(yaml.safe_load(printed.output)))
+    assert status_of(lambda: anna.list_namespaced_pod(namespace)) == 200
+    missing = runner.invoke(
+        main,
+        [
+            "access",
+            "kubeconfig",
+            f"--contract={contract}",
+            "--member=nobody",
+            f"--kubeconfig={control_plane.kubeconfig}",
+        ],
+    )
+    assert missing.exit_code == 1 and "no kubeconfig for member nobody" in missing.output
+
+
+def test_token_is_rotated_before_it_expires(
+    operator, resources: Resources, api_client: client.ApiClient, namespace: str, scope: Scope
+) -> None:
+    contract = access_contract(resources, scope, tokenTTL="10m")
+    resources.wait_contract(contract, provisioned)
+    old = member_client(api_client, contract, "anna")
+    core = client.CoreV1Api(api_client)
+    name = kubeconfig_secret_name(contract, "anna")
+    # Pretend the token is about to expire: the operator's record says so (the token itself is untouched).
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).replace(microsecond=0).isoformat()
+    core.patch_namespaced_secret(
+        name, OPERATOR_NAMESPACE, {"metadata": {"annotations": {ANNOTATION_EXPIRES: soon}}}
+    )
+    resources.objects.patch_cluster_custom_object(  # any event makes the operator look again
+        "support.puzzle.ch", "v1alpha1", "supportcontracts", contract, {"metadata": {"labels": {"poke": "1"}}}
+    )
+
+    def rotated() -> str | None:
+        annotations = core.read_namespaced_secret(name, OPERATOR_NAMESPACE).metadata.annotations
+        return annotations[ANNOTATION_EXPIRES] if annotations[ANNOTATION_EXPIRES] != soon else None
+
+    expires = dt.datetime.fromisoformat(eventually(rotated, what="a rotated token"))
+    assert expires > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=9)
+    new = client.CoreV1Api(member_client(api_client, contract, "anna"))
+    assert status_of(lambda: new.list_namespaced_pod(namespace)) == 200
+    assert old.configuration.api_key != new.api_client.configuration.api_key  # a different token
+    events = eventually(
+        lambda: [e for e in resources.events_for("default", contract) if e.reason == "TokenRotated"]
+    )
+    assert "anna" in events[0].message

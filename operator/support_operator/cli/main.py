@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -11,8 +12,10 @@ from typing import Any, TypeVar
 
 import click
 
+from support_operator.cli.access import access
 from support_operator.cli.sla import sla
 from support_operator.config import DEFAULT_ALLOWED_ROLES, OperatorConfig
+from support_operator.domain.sla import parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +55,12 @@ def _operator_options(command: F) -> F:
             show_default=True,
             help="ClusterRole contracts may grant (repeatable); cluster-admin is never granted.",
         ),
+        click.option(
+            "--max-token-ttl",
+            default="24h",
+            show_default=True,
+            help="Upper bound of a contract's access.tokenTTL, e.g. 8h.",
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
     for option in reversed(options):
@@ -68,7 +77,15 @@ def _config(options: dict[str, Any]) -> OperatorConfig:
         bind_address=options["bind_address"],
         api_server_url=options["api_server_url"],
         allowed_roles=tuple(options["allowed_roles"]),
+        max_token_ttl_seconds=int(_duration(options["max_token_ttl"]).total_seconds()),
     )
+
+
+def _duration(text: str) -> dt.timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
 
 
 @main.command()
@@ -107,6 +124,7 @@ def dev(kubeconfig: Path | None, samples: bool, **options: Any) -> None:
 
 
 main.add_command(sla)
+main.add_command(access)
 
 
 if __name__ == "__main__":
