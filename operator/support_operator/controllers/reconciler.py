@@ -81,6 +81,8 @@ class Reconciler:
     _confirmed_uids: set[str] = field(default_factory=set)  # sent by this process: never twice
     _mail_failures: dict[CaseKey, int] = field(default_factory=lambda: defaultdict(int))
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
+    _models: dict[CaseKey, tuple[str | None, SupportCase]] = field(default_factory=dict)
+    _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -156,6 +158,8 @@ class Reconciler:
                 self._background(asyncio.to_thread(self.provisioner.revoke, name))
             return
         if _newer(obj, self.contracts.get(name)):
+            if obj.get("spec") != (self.contracts.get(name) or {}).get("spec"):
+                self._positions.pop(name, None)  # deadlines follow the contract's calendar
             self.contracts[name] = obj
         self.contract_queue.add(name)
         if not known:  # cases that waited for this contract
@@ -166,6 +170,7 @@ class Reconciler:
         before = _queue_facts(self.cases.get(key))
         if event_type == "DELETED":
             self.cases.pop(key, None)
+            self._models.pop(key, None)
             self.case_queue.forget(key)
         else:
             if _newer(obj, self.cases.get(key)):
@@ -252,16 +257,29 @@ class Reconciler:
         task.add_done_callback(self._tasks.discard)
 
     def _cases_of(self, contract_name: str) -> list[SupportCase]:
-        """The contract's cases as models (the effort ledger); unreadable ones are reported by their own
-        reconcile."""
+        """The contract's cases as models (ledger, queue, access); unreadable ones are reported by their
+        own reconcile."""
         found = []
         for obj in self.cases.values():
             if obj.get("spec", {}).get("contractRef", {}).get("name") == contract_name:
-                try:
-                    found.append(SupportCase.from_k8s(obj))
-                except ValidationError:
-                    continue
+                model = self._case_model(obj)
+                if model is not None:
+                    found.append(model)
         return found
+
+    def _case_model(self, obj: dict[str, Any]) -> SupportCase | None:
+        """Parsed once per resourceVersion: reconciles read every case of a contract."""
+        metadata = obj["metadata"]
+        key = (metadata.get("namespace", ""), metadata["name"])
+        cached = self._models.get(key)
+        if cached is not None and cached[0] == metadata.get("resourceVersion"):
+            return cached[1]
+        try:
+            model = SupportCase.from_k8s(obj)
+        except ValidationError:
+            return None
+        self._models[key] = (metadata.get("resourceVersion"), model)
+        return model
 
     def _requeue_cases_of(self, contract_name: str) -> None:
         for key, obj in self.cases.items():
@@ -270,6 +288,7 @@ class Reconciler:
 
     def _contract_changed_cases(self, contract_name: str) -> None:
         """A case opened, closed or changed priority: the contract's summary and the queue moved."""
+        self._positions.pop(contract_name, None)
         if contract_name in self.contracts:
             self.contract_queue.add(contract_name)
         self._requeue_cases_of(contract_name)
@@ -299,18 +318,13 @@ class Reconciler:
             self.case_queue.add_at(key, plan.recheck_at)
 
     def _queue_position(self, key: CaseKey, contract: SupportContract | None) -> int | None:
+        """From the contract's queue, computed once until a case or the contract changes it."""
         if contract is None:
             return None
         name = contract.metadata.name
-        members = []
-        for other in self.cases.values():
-            if other.get("spec", {}).get("contractRef", {}).get("name") != name:
-                continue
-            try:
-                members.append(SupportCase.from_k8s(other))
-            except ValidationError:
-                continue
-        return case_logic.positions(members, contract).get(f"{key[0]}/{key[1]}")
+        if name not in self._positions:
+            self._positions[name] = case_logic.positions(self._cases_of(name), contract)
+        return self._positions[name].get(f"{key[0]}/{key[1]}")
 
     async def _confirm(
         self, case: SupportCase, contract: SupportContract, plan: case_logic.CasePlan
