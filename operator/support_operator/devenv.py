@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -19,7 +20,10 @@ from support_operator.kube.apply import apply_manifests
 from support_operator.testing.controlplane import LocalControlPlane, repo_root
 
 log = logging.getLogger(__name__)
-DEV_HOME = Path.home() / ".cache" / "support-operator" / "dev"
+# Where the stable kubeconfig of the local control plane goes (the export line stays the same each run).
+DEV_HOME = Path(
+    os.environ.get("SUPPORT_OPERATOR_DEV_HOME", Path.home() / ".cache" / "support-operator" / "dev")
+)
 
 
 @contextmanager
@@ -54,7 +58,10 @@ def _samples(folder: Path) -> list[dict[str, Any]]:
     documents: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.yaml")):
         documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
-    # Namespaces first, then contracts (cluster-scoped), then cases: each applies cleanly in one pass.
+    for document in documents:  # the samples leave the namespace to `kubectl apply -n`
+        if document["kind"] == "SupportCase":
+            document["metadata"].setdefault("namespace", "default")
+    # Contracts (cluster-scoped) first, then cases: each applies cleanly in one pass.
     order = {"Namespace": 0, "SupportContract": 1}
     return sorted(documents, key=lambda d: order.get(d["kind"], 2))
 

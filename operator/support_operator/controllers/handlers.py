@@ -73,6 +73,13 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     Runtime.reconciler = reconciler
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account, else KUBECONFIG as it is *now* (the kubernetes client reads it once at
+    import, before `support-operator dev` has started its control plane)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
     if Runtime.reconciler is not None:
