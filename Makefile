@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint unit integration controlplane bench constraints clean
+.PHONY: run test lint unit integration controlplane prometheus tools bench constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
@@ -18,6 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 controlplane:
 	hack/build-controlplane.sh >/dev/null
+
+prometheus:
+	hack/build-prometheus.sh >/dev/null
+
+# helm and the prometheus-operator CRDs (controller-gen) for the deploy tests, built from Go modules.
+tools:
+	hack/build-tools.sh helm >/dev/null
+	hack/build-tools.sh monitoring-crds >/dev/null
 
 run: $(STAMP) controlplane
 	$(BIN)/support-operator dev
@@ -33,7 +41,7 @@ unit: $(STAMP)
 integration: $(STAMP) controlplane
 	$(BIN)/pytest tests/integration
 
-test: $(STAMP) controlplane lint
+test: $(STAMP) controlplane prometheus tools lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

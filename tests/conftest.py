@@ -20,7 +20,7 @@ from support_operator.testing.controlplane import (
     LocalControlPlane,
     locate_binaries,
 )
-from support_operator.testing.operator_process import OperatorProcess
+from support_operator.testing.operator_process import ARBITRARY_UID, ROOT_GROUP, OperatorProcess
 
 REPO = Path(__file__).resolve().parents[1]
 CRD_DIR = REPO / "crds"
@@ -127,11 +127,18 @@ def operator(
     operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """The operator, started as the container image starts it (`support-operator run`), as deploy/'s
-    ServiceAccount, for the session."""
-    process = OperatorProcess(kubeconfig=operator_kubeconfig, workdir=tmp_path_factory.mktemp("operator"))
+    ServiceAccount, for the session. Run as root (CI), it runs as OpenShift runs the image: an arbitrary
+    non-root UID with group 0 and a HOME writable only through that group."""
+    as_root = os.geteuid() == 0
+    process = OperatorProcess(
+        kubeconfig=operator_kubeconfig,
+        workdir=tmp_path_factory.mktemp("operator"),
+        uid=ARBITRARY_UID if as_root else None,
+        gid=ROOT_GROUP if as_root else None,
+    )
     process.start()
     yield process
-    process.stop()
+    process.cleanup()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -76,11 +76,16 @@ def case_object(
     }
 
 
-def touched(obj: Obj, **spec_changes: Any) -> Obj:
-    """The object after an update: a new resourceVersion (and the given spec changes)."""
+def touched(obj: Obj, status: Obj | None = None, **spec_changes: Any) -> Obj:
+    """The object after an update, as the API server returns it: a new resourceVersion, and a new
+    generation when the spec changed (status writes leave the generation alone)."""
     changed = copy.deepcopy(obj)
     changed["metadata"]["resourceVersion"] = str(next(_versions))
-    changed["spec"].update(spec_changes)
+    if spec_changes:
+        changed["spec"].update(spec_changes)
+        changed["metadata"]["generation"] = changed["metadata"].get("generation", 1) + 1
+    if status is not None:
+        changed["status"] = status
     return changed
 
 

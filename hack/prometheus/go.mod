@@ -1,3 +1,5 @@
+// Build-only module (no code of its own): hack/build-prometheus.sh builds the Prometheus server and promtool
+// of the required Prometheus version from it, for promtool checks and the integration tests.
 module github.com/puzzle/support-operator/hack/prometheus
 
 go 1.26.7

@@ -527,11 +527,25 @@ STATUS = api.SupportCaseStatus(
 def write_status(
     api_client: client.ApiClient, namespace: str, name: str, status: api.SupportCaseStatus
 ) -> Obj:
-    patched = client.CustomObjectsApi(api_client).patch_namespaced_custom_object_status(
-        api.GROUP, api.VERSION, namespace, api.CASE_PLURAL, name, {"status": status.to_json_dict()}
-    )
-    assert isinstance(patched, dict)
-    return patched
+    """Replaces the whole status (PUT /status), so what comes back is exactly `status` even though the
+    running operator writes its own status to the same case; a conflict with it is retried."""
+    objects = client.CustomObjectsApi(api_client)
+    for attempt in range(5):
+        current = objects.get_namespaced_custom_object(
+            api.GROUP, api.VERSION, namespace, api.CASE_PLURAL, name
+        )
+        current["status"] = status.to_json_dict()
+        try:
+            replaced = objects.replace_namespaced_custom_object_status(
+                api.GROUP, api.VERSION, namespace, api.CASE_PLURAL, name, current
+            )
+        except ApiException as error:
+            if error.status != 409 or attempt == 4:
+                raise
+            continue
+        assert isinstance(replaced, dict)
+        return replaced
+    raise AssertionError("unreachable")
 
 
 def test_status_written_from_the_models_is_accepted(api_client: client.ApiClient, cluster: Cluster) -> None:

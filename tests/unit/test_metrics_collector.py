@@ -247,16 +247,20 @@ def test_objects_are_parsed_once_per_resource_version(store: Store, monkeypatch:
     assert value(samples, "support_case_info", case="staging-slow", priority="P1", calendar="Pikett") == 1
     assert value(samples, "support_contract_open_cases", contract="acme", priority="P2") == 0
 
-    # A contract change (here: no more Pikett) re-derives its cases.
+    # A status write to the contract changes its own series, not the derivation of its cases.
     parsed.clear()
-    acme = store.contracts["acme"]
-    store.contracts["acme"] = touched(
-        acme, addOns={**acme["spec"]["addOns"], "pikett": {"enabled": False, "reactionTime": "1h"}}
-    )
+    store.contracts["acme"] = touched(store.contracts["acme"], status={**contract_status(), "teamSize": 4})
     samples = scrape(collector)
-    assert sorted(parsed) == sorted(
-        k for k, c in store.cases.items() if c["spec"]["contractRef"]["name"] == "acme"
-    )
+    assert parsed == []
+    assert value(samples, "support_contract_team_members", contract="acme") == 4
+
+    # A spec change (here: no more Pikett) re-derives its cases.
+    acme = store.contracts["acme"]
+    pikett_off = {**acme["spec"]["addOns"], "pikett": {"enabled": False, "reactionTime": "1h"}}
+    store.contracts["acme"] = touched(acme, addOns=pikett_off)
+    samples = scrape(collector)
+    acme_cases = [k for k, c in store.cases.items() if c["spec"]["contractRef"]["name"] == "acme"]
+    assert sorted(parsed) == sorted(acme_cases)
     assert value(samples, "support_case_info", case="prod-down", calendar="Standard") == 1
 
     del store.cases[key]

@@ -224,12 +224,12 @@ def _server_message(error: ApiException) -> str:
     return f"{error.status} {error.reason}"
 
 
-def _cluster(ctx: click.Context) -> Cluster:
-    return connect(ctx.find_root().ensure_object(Connection))
-
-
 def _connection(ctx: click.Context) -> Connection:
     return ctx.find_root().ensure_object(Connection)
+
+
+def _cluster(ctx: click.Context) -> Cluster:
+    return connect(_connection(ctx))
 
 
 def _now() -> dt.datetime:
@@ -456,7 +456,12 @@ def queue(ctx: click.Context, output: str, contract: str | None) -> None:
             with contextlib.suppress(ValidationError):
                 parsed = SupportContract.from_k8s(raw)
                 contracts[parsed.metadata.name] = parsed
-    cases = [_parse_case(raw) for raw in raw_cases]
+    cases = []
+    for raw in raw_cases:
+        try:
+            cases.append(_parse_case(raw))
+        except PluginError as error:  # one unreadable case must not hide the queue
+            click.echo(f"Warning: {error.message}", err=True)
     if contract is not None:
         cases = [case for case in cases if case.spec.contract_ref.name == contract]
     now = _now()

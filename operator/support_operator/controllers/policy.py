@@ -30,6 +30,12 @@ def _calendar(hours_json: str, public_holidays: bool) -> BusinessCalendar:
     )
 
 
+@lru_cache(maxsize=64)
+def _around_the_clock(timezone: str) -> BusinessCalendar:
+    # Shared: each calendar builds its own tables on first use (milliseconds), so build them once.
+    return BusinessCalendar.around_the_clock(timezone)
+
+
 def reaction_policy(spec: SupportContractSpec) -> ReactionPolicy:
     calendar = calendar_for(spec.support_hours)
     pikett = spec.add_ons.pikett
@@ -37,7 +43,7 @@ def reaction_policy(spec: SupportContractSpec) -> ReactionPolicy:
     if pikett is not None and pikett.enabled:
         reaction = parse_duration(pikett.reaction_time)
         if pikett.hours is None:
-            cover = PikettCover.around_the_clock(reaction, spec.support_hours.time_zone)
+            cover = PikettCover(_around_the_clock(spec.support_hours.time_zone), reaction)
         else:
             # On-call standby exists for the hours support time does not cover: holidays do not stop it.
             cover = PikettCover(calendar_for(pikett.hours, public_holidays=False), reaction)

@@ -222,6 +222,7 @@ class ReactionNow(NamedTuple):
 @dataclass(frozen=True)
 class _ContractFacts:
     version: str
+    spec_version: str  # metadata.generation: status writes do not change the reaction policy
     policy: sla.ReactionPolicy | None
     rows: tuple[tuple[Family, Labels, float], ...]  # the series that depend on the contract alone
 
@@ -265,12 +266,14 @@ def _instant(text: Any) -> dt.datetime | None:
 
 
 def _contract_facts(name: str, obj: Mapping[str, Any]) -> _ContractFacts:
-    version = str(obj.get("metadata", {}).get("resourceVersion", ""))
+    metadata = obj.get("metadata", {})
+    version = str(metadata.get("resourceVersion", ""))
+    spec_version = str(metadata.get("generation") or version)
     try:
         contract = SupportContract.from_k8s(dict(obj))
     except ValidationError:
         log.debug("SupportContract %s does not validate; no contract metrics", name)
-        return _ContractFacts(version, None, ())
+        return _ContractFacts(version, spec_version, None, ())
     try:
         policy: sla.ReactionPolicy | None = reaction_policy(contract.spec)
     except ValueError:
@@ -306,7 +309,7 @@ def _contract_facts(name: str, obj: Mapping[str, Any]) -> _ContractFacts:
         ]
     if status.pending_knowledge_transfers is not None:
         rows.append((KNOWLEDGE_TRANSFERS, (name,), float(len(status.pending_knowledge_transfers))))
-    return _ContractFacts(version, policy, tuple(rows))
+    return _ContractFacts(version, spec_version, policy, tuple(rows))
 
 
 def _clock(
@@ -405,8 +408,11 @@ def _case_facts(
     prefixes = tuple(f"{family.name}{block} " for family in CASE_FAMILIES[1:])
     fixed = None
     if clock is not None and clock.analysis_us is not None and clock.analysis_us <= now_us:
-        reaction_now = _reaction_now(clock, now_us, from_epoch_us(now_us))  # stopped: never changes again
-        fixed = (reaction_now, _lines(prefixes, reaction_now))
+        try:  # the clock stopped when analysis started: the reaction never changes again
+            reaction_now = _reaction_now(clock, now_us, from_epoch_us(now_us))
+            fixed = (reaction_now, _lines(prefixes, reaction_now))
+        except ValueError as error:
+            log.debug("SupportCase %s/%s: no reaction: %s", key[0], key[1], error)
     return _CaseFacts(
         version=version,
         contract=contract_name,
@@ -524,7 +530,7 @@ class SlaCollector(Collector):
             contract = contracts.get(contract_name)
             version = (
                 str(obj.get("metadata", {}).get("resourceVersion", "")),
-                contract.version if contract is not None else "",
+                contract.spec_version if contract is not None else "",
             )
             facts = known.get(key)
             if facts is None or facts.version != version:

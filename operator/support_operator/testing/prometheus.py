@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -84,11 +84,13 @@ def write_rule_file(destination: Path, prometheus_rule: Path | None = None) -> P
 @dataclass
 class PrometheusServer:
     """Prometheus on a free loopback port with a temporary data folder, scraping `targets` (host:port) as
-    job support-operator-metrics every `interval` and evaluating `rule_files` as often. Killed with the
-    process that started it. Use `with PrometheusServer(...) as prom:` or `start()`/`stop()`."""
+    job support-operator-metrics (and `extra_jobs`, job name to targets) every `interval`, evaluating
+    `rule_files` as often. Killed with the process that started it. Use `with PrometheusServer(...) as
+    prom:` or `start()`/`stop()`."""
 
     targets: Sequence[str]
     rule_files: Sequence[Path] = ()
+    extra_jobs: Mapping[str, Sequence[str]] = field(default_factory=dict)
     interval: str = "1s"
     bin_dir: Path | None = None
     port: int = 0
@@ -144,7 +146,8 @@ class PrometheusServer:
             "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
             "rule_files": [str(path) for path in self.rule_files],
             "scrape_configs": [
-                {"job_name": JOB, "static_configs": [{"targets": list(self.targets)}]},
+                {"job_name": job, "static_configs": [{"targets": list(targets)}]}
+                for job, targets in {JOB: self.targets, **self.extra_jobs}.items()
             ],
         }
 
@@ -217,6 +220,18 @@ class PrometheusServer:
             return [{"metric": {}, "value": data["result"]}]
         result: list[dict[str, Any]] = data["result"]
         return result
+
+    def query_range(self, expr: str, seconds: float = 30.0, step: str = "1s") -> list[dict[str, Any]]:
+        """A range query over the last `seconds`; the result matrix."""
+        end = time.time()
+        data = self.api("query_range", query=expr, start=f"{end - seconds:.3f}", end=f"{end:.3f}", step=step)
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The loaded rule groups with each rule's health and last error."""
+        groups: list[dict[str, Any]] = self.api("rules")["groups"]
+        return groups
 
     def alerts(self) -> list[dict[str, Any]]:
         """Pending and firing alerts."""
