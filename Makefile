@@ -46,6 +46,7 @@ test: $(STAMP) controlplane prometheus tools lint
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_sla.py
+	$(BIN)/python tests/bench/bench_metrics.py
 
 constraints: $(STAMP)
 	{ echo "# Every transitive Python dependency, pinned (pip install -c). Regenerate: make constraints"; \
