@@ -136,9 +136,11 @@ def operator(
         uid=ARBITRARY_UID if as_root else None,
         gid=ROOT_GROUP if as_root else None,
     )
-    process.start()
-    yield process
-    process.cleanup()
+    try:
+        process.start()
+        yield process
+    finally:
+        process.cleanup()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+from typing import Any, cast
 
 import kopf
 
@@ -22,7 +25,14 @@ def run_operator(config: OperatorConfig) -> None:
     start_metrics_server(config.metrics_port, config.bind_address, controllers.registry())
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
     kopf.run(
+        identity=cast(Any, _identity()),
         standalone=True,  # one replica with strategy Recreate: no peering objects needed
         clusterwide=True,
         liveness_endpoint=f"http://{config.bind_address}:{config.liveness_port}/healthz",
     )
+
+
+def _identity() -> str:
+    """Kopf names itself after the login user, which an arbitrary UID (OpenShift's restricted SCC) lacks in
+    /etc/passwd: prefer the pod name (POD_ID, set by our manifests), else UID and host."""
+    return os.environ.get("POD_ID") or f"support-operator-{os.getuid()}@{socket.gethostname()}"

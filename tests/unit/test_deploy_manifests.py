@@ -68,15 +68,18 @@ def test_drift_check_notices_a_changed_copy(tmp_path: Path, monkeypatch: pytest.
     assert copies in sync.stale_files()
 
 
-def test_kustomization_lists_every_manifest_of_base() -> None:
-    kustomization = load(BASE / "kustomization.yaml")
-    listed = set(kustomization["resources"])
-    on_disk = {
-        str(p.relative_to(BASE))
-        for p in BASE.rglob("*.yaml")
-        if p.name != "kustomization.yaml" and "dashboards" not in p.parts
-    }
-    assert listed == on_disk, "a manifest is missing from (or stale in) deploy/base/kustomization.yaml"
+def kustomized_files(folder: Path) -> set[Path]:
+    """The files a kustomization includes, following folders that are kustomizations themselves."""
+    files: set[Path] = set()
+    for resource in load(folder / "kustomization.yaml")["resources"]:
+        path = (folder / resource).resolve()
+        files |= kustomized_files(path) if path.is_dir() else {path}
+    return files
+
+
+def test_kustomization_includes_every_manifest_of_base() -> None:
+    on_disk = {p for p in BASE.rglob("*.yaml") if p.name != "kustomization.yaml"}
+    assert kustomized_files(BASE) == on_disk, "a manifest is missing from (or stale in) a kustomization"
     for overlay in ("openshift", "rancher"):
         assert load(OVERLAYS / overlay / "kustomization.yaml")["resources"] == ["../../base"]
 

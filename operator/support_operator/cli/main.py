@@ -33,23 +33,44 @@ def _operator_options(command: F) -> F:
         click.option(
             "--namespace",
             "operator_namespace",
+            envvar="SUPPORT_OPERATOR_NAMESPACE",
             default="support-operator",
             show_default=True,
             help="Namespace the operator keeps identities, bound Secrets and kubeconfigs in.",
         ),
-        click.option("--metrics-port", type=int, default=8080, show_default=True, help="Port of /metrics."),
-        click.option("--liveness-port", type=int, default=8081, show_default=True, help="Port of /healthz."),
         click.option(
-            "--bind-address", default="0.0.0.0", show_default=True, help="Address the endpoints bind."
+            "--metrics-port",
+            envvar="SUPPORT_OPERATOR_METRICS_PORT",
+            type=int,
+            default=8080,
+            show_default=True,
+            help="Port of /metrics.",
+        ),
+        click.option(
+            "--liveness-port",
+            envvar="SUPPORT_OPERATOR_LIVENESS_PORT",
+            type=int,
+            default=8081,
+            show_default=True,
+            help="Port of /healthz.",
+        ),
+        click.option(
+            "--bind-address",
+            envvar="SUPPORT_OPERATOR_BIND_ADDRESS",
+            default="0.0.0.0",
+            show_default=True,
+            help="Address the endpoints bind.",
         ),
         click.option(
             "--api-server-url",
+            envvar="SUPPORT_OPERATOR_API_SERVER_URL",
             help="External API server URL written into the support team's kubeconfigs "
             "(default: the one the operator uses; a contract's access.apiServerURL wins).",
         ),
         click.option(
             "--allowed-role",
             "allowed_roles",
+            envvar="SUPPORT_OPERATOR_ALLOWED_ROLES",
             multiple=True,
             default=DEFAULT_ALLOWED_ROLES,
             show_default=True,
@@ -57,6 +78,7 @@ def _operator_options(command: F) -> F:
         ),
         click.option(
             "--max-token-ttl",
+            envvar="SUPPORT_OPERATOR_MAX_TOKEN_TTL",
             default="24h",
             show_default=True,
             help="Upper bound of a contract's access.tokenTTL, e.g. 8h.",
