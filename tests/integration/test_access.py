@@ -7,7 +7,7 @@ import base64
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +20,9 @@ from support_resources import Resources, condition, iso, sample
 from support_operator.access.plan import ANNOTATION_EXPIRES, LABEL_CONTRACT
 from support_operator.access.provisioner import kubeconfig_secret_name
 from support_operator.cli.main import main
-from support_operator.testing.wait import eventually
+from support_operator.testing.wait import api_status, eventually
 
 OPERATOR_NAMESPACE = "support-operator"
-
-
-def status_of(call: Callable[[], object]) -> int:
-    try:
-        call()
-    except ApiException as error:
-        return int(error.status)
-    return 200
 
 
 class Scope:
@@ -109,22 +101,22 @@ def test_member_token_reads_the_scope_and_nothing_else(
     anna = member_client(api_client, contract, "anna")
     core, apps = client.CoreV1Api(anna), client.AppsV1Api(anna)
 
-    assert status_of(lambda: core.list_namespaced_pod(namespace)) == 200
-    assert status_of(lambda: apps.list_namespaced_deployment(namespace)) == 200
-    assert status_of(lambda: core.list_namespaced_pod("default")) == 403  # outside the scope
-    assert status_of(lambda: core.list_namespaced_secret(namespace)) == 403
+    assert api_status(lambda: core.list_namespaced_pod(namespace)) == 200
+    assert api_status(lambda: apps.list_namespaced_deployment(namespace)) == 200
+    assert api_status(lambda: core.list_namespaced_pod("default")) == 403  # outside the scope
+    assert api_status(lambda: core.list_namespaced_secret(namespace)) == 403
     exec_call = lambda: anna.call_api(  # noqa: E731
         f"/api/v1/namespaces/{namespace}/pods/any/exec", "POST", auth_settings=["BearerToken"]
     )
-    assert status_of(exec_call) == 403  # authorization comes before the pod lookup
+    assert api_status(exec_call) == 403  # authorization comes before the pod lookup
     assert (
-        status_of(
+        api_status(
             lambda: core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="nope")))
         )
         == 403
     )
     assert (
-        status_of(
+        api_status(
             lambda: core.create_namespaced_config_map(
                 namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x"))
             )
@@ -141,7 +133,7 @@ def test_namespace_created_later_with_the_label_is_reachable(
     luca = client.CoreV1Api(member_client(api_client, contract, "luca"))
     later = scope.add(f"{namespace[:50]}-later", create=True)
     eventually(
-        lambda: status_of(lambda: luca.list_namespaced_pod(later)) == 200, what="access to the new namespace"
+        lambda: api_status(lambda: luca.list_namespaced_pod(later)) == 200, what="access to the new namespace"
     )
 
 
@@ -154,7 +146,7 @@ def test_production_incident_elevates_while_open(
 
     def write_config_map() -> int:
         body = client.V1ConfigMap(metadata=client.V1ObjectMeta(generate_name="probe-"))
-        return status_of(lambda: claire.create_namespaced_config_map(namespace, body))
+        return api_status(lambda: claire.create_namespaced_config_map(namespace, body))
 
     assert write_config_map() == 403
     resources.case(
@@ -181,29 +173,29 @@ def test_removed_member_loses_access_within_seconds(
     resources.wait_contract(contract, provisioned)
     luca = client.CoreV1Api(member_client(api_client, contract, "luca"))
     anna = client.CoreV1Api(member_client(api_client, contract, "anna"))
-    assert status_of(lambda: luca.list_namespaced_pod(namespace)) == 200
+    assert api_status(lambda: luca.list_namespaced_pod(namespace)) == 200
 
     team = [m for m in sample("supportcontract")["spec"]["team"] if m["name"] != "luca"]
     core = client.CoreV1Api(api_client)
     binding_secret = f"support-{contract}-luca-binding"
-    assert status_of(lambda: core.read_namespaced_secret(binding_secret, OPERATOR_NAMESPACE)) == 200
+    assert api_status(lambda: core.read_namespaced_secret(binding_secret, OPERATOR_NAMESPACE)) == 200
     started = time.monotonic()
     resources.objects.patch_cluster_custom_object(
         "support.puzzle.ch", "v1alpha1", "supportcontracts", contract, {"spec": {"team": team}}
     )
     eventually(
-        lambda: status_of(lambda: core.read_namespaced_secret(binding_secret, OPERATOR_NAMESPACE)) == 404,
+        lambda: api_status(lambda: core.read_namespaced_secret(binding_secret, OPERATOR_NAMESPACE)) == 404,
         interval=0.05,
     )
     revoked_after = time.monotonic() - started
     eventually(
-        lambda: status_of(lambda: luca.list_namespaced_pod(namespace)) == 401, timeout=30, interval=0.1
+        lambda: api_status(lambda: luca.list_namespaced_pod(namespace)) == 401, timeout=30, interval=0.1
     )
     denied_after = time.monotonic() - started
     # The API server caches a successful token authentication for 10 s, so the 401 follows the
     # revocation by up to that long; the operator's own part is deleting the bound Secret.
     print(f"member removed: bound Secret gone after {revoked_after:.2f} s, 401 after {denied_after:.2f} s")
-    assert status_of(lambda: anna.list_namespaced_pod(namespace)) == 200  # the others keep theirs
+    assert api_status(lambda: anna.list_namespaced_pod(namespace)) == 200  # the others keep theirs
     revoked = eventually(
         lambda: [e for e in resources.events_for("default", contract) if e.reason == "AccessRevoked"]
     )
@@ -217,14 +209,14 @@ def test_team_identity_rotates_when_a_member_leaves(
     status = resources.wait_contract(contract, provisioned)["status"]
     assert [i["member"] for i in status["identities"]] == ["team"]
     old = client.CoreV1Api(member_client(api_client, contract, "team"))
-    assert status_of(lambda: old.list_namespaced_pod(namespace)) == 200
+    assert api_status(lambda: old.list_namespaced_pod(namespace)) == 200
     team = [m for m in sample("supportcontract")["spec"]["team"] if m["name"] != "claire"]
     resources.objects.patch_cluster_custom_object(
         "support.puzzle.ch", "v1alpha1", "supportcontracts", contract, {"spec": {"team": team}}
     )
-    eventually(lambda: status_of(lambda: old.list_namespaced_pod(namespace)) == 401, timeout=30)
+    eventually(lambda: api_status(lambda: old.list_namespaced_pod(namespace)) == 401, timeout=30)
     new = client.CoreV1Api(member_client(api_client, contract, "team"))
-    eventually(lambda: status_of(lambda: new.list_namespaced_pod(namespace)) == 200, timeout=30)
+    eventually(lambda: api_status(lambda: new.list_namespaced_pod(namespace)) == 200, timeout=30)
 
 
 def test_deleting_the_contract_leaves_nothing_behind(
@@ -289,7 +281,7 @@ def test_operator_identity_cannot_bind_cluster_admin(operator_kubeconfig: Path, 
                 client.RbacV1Subject(kind="User", name="someone", api_group="rbac.authorization.k8s.io")
             ],
         )
-        return status_of(lambda: as_operator.create_namespaced_role_binding(namespace, body))
+        return api_status(lambda: as_operator.create_namespaced_role_binding(namespace, body))
 
     assert bind("cluster-admin") == 403
     assert bind("admin") == 403
@@ -315,7 +307,7 @@ def test_cli_prints_a_working_member_kubeconfig(
     )
     assert printed.exit_code == 0, printed.output
     anna = client.CoreV1Api(config.new_client_from_config_dict(yaml.safe_load(printed.output)))
-    assert status_of(lambda: anna.list_namespaced_pod(namespace)) == 200
+    assert api_status(lambda: anna.list_namespaced_pod(namespace)) == 200
     missing = runner.invoke(
         main,
         [
@@ -353,7 +345,7 @@ def test_token_is_rotated_before_it_expires(
     expires = dt.datetime.fromisoformat(eventually(rotated, what="a rotated token"))
     assert expires > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=9)
     new = client.CoreV1Api(member_client(api_client, contract, "anna"))
-    assert status_of(lambda: new.list_namespaced_pod(namespace)) == 200
+    assert api_status(lambda: new.list_namespaced_pod(namespace)) == 200
     assert old.configuration.api_key != new.api_client.configuration.api_key  # a different token
     events = eventually(
         lambda: [e for e in resources.events_for("default", contract) if e.reason == "TokenRotated"]

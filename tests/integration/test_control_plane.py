@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+
+from support_operator.testing.wait import api_status
 
 
 def eventually(check: Callable[[], bool], timeout: float = 30.0, interval: float = 0.2) -> float:
@@ -28,14 +29,6 @@ def token_client(admin: client.ApiClient, token: str) -> client.ApiClient:
     configuration.api_key = {"authorization": f"Bearer {token}"}
     configuration.api_key_prefix = {}
     return client.ApiClient(configuration)
-
-
-def status_of(call: Callable[[], object]) -> int:
-    try:
-        call()
-    except ApiException as error:
-        return int(error.status)
-    return 200
 
 
 def test_bound_service_account_token_is_authorized_by_rbac_and_revoked_with_its_secret(
@@ -62,7 +55,7 @@ def test_bound_service_account_token_is_authorized_by_rbac_and_revoked_with_its_
     as_probe = client.CoreV1Api(token_client(api_client, minted.status.token))
     list_pods = lambda: as_probe.list_namespaced_pod(namespace)  # noqa: E731
 
-    assert status_of(list_pods) == 403
+    assert api_status(list_pods) == 403
 
     client.RbacAuthorizationV1Api(api_client).create_namespaced_role_binding(
         namespace,
@@ -72,11 +65,11 @@ def test_bound_service_account_token_is_authorized_by_rbac_and_revoked_with_its_
             subjects=[client.RbacV1Subject(kind="ServiceAccount", name="probe", namespace=namespace)],
         ),
     )
-    eventually(lambda: status_of(list_pods) == 200)
-    assert status_of(lambda: as_probe.list_namespaced_secret(namespace)) == 403  # view never reads Secrets
+    eventually(lambda: api_status(list_pods) == 200)
+    assert api_status(lambda: as_probe.list_namespaced_secret(namespace)) == 403  # view never reads Secrets
 
     core.delete_namespaced_secret("probe-binding", namespace)
-    eventually(lambda: status_of(list_pods) == 401)
+    eventually(lambda: api_status(list_pods) == 401)
 
 
 def test_garbage_collector_deletes_dependents(api_client: client.ApiClient, namespace: str) -> None:
@@ -93,7 +86,7 @@ def test_garbage_collector_deletes_dependents(api_client: client.ApiClient, name
     )
     core.delete_namespaced_config_map("owner", namespace)
     eventually(
-        lambda: status_of(lambda: core.read_namespaced_config_map("child", namespace)) == 404, timeout=60
+        lambda: api_status(lambda: core.read_namespaced_config_map("child", namespace)) == 404, timeout=60
     )
 
 
@@ -102,9 +95,9 @@ def test_controller_manager_publishes_root_ca_and_default_service_account(
 ) -> None:
     core = client.CoreV1Api(api_client)
     eventually(
-        lambda: status_of(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)) == 200
+        lambda: api_status(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)) == 200
     )
-    eventually(lambda: status_of(lambda: core.read_namespaced_service_account("default", namespace)) == 200)
+    eventually(lambda: api_status(lambda: core.read_namespaced_service_account("default", namespace)) == 200)
 
 
 def test_kubectl_server_side_apply_and_get(control_plane, namespace: str) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from support_operator.testing.controlplane import free_port, run_kubectl
-from support_operator.testing.wait import eventually
+from support_operator.testing.wait import eventually, process_alive
 
 
 def children_of(pid: int) -> set[int]:
@@ -28,14 +28,6 @@ def children_of(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_dev_runs_everything_and_ctrl_c_stops_it(control_plane, tmp_path: Path) -> None:
@@ -73,4 +65,4 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(control_plane, tmp_path: Path) 
         process.send_signal(signal.SIGINT)
         code = process.wait(60)
     assert code == 0, log.read_text()[-3000:]
-    eventually(lambda: not any(alive(pid) for pid in descendants), timeout=30, what="no process left")
+    eventually(lambda: not any(process_alive(pid) for pid in descendants), timeout=30, what="no process left")

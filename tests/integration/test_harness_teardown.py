@@ -7,9 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-from support_operator.testing.wait import eventually
+from support_operator.testing.wait import eventually, process_alive
 
 SCRIPT = """
 import sys, time
@@ -20,19 +19,12 @@ time.sleep(600)
 """
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_killed_harness_leaves_no_component_running() -> None:
     process = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     pids = [int(pid) for pid in process.stdout.readline().split()]
-    assert len(pids) == 3 and all(alive(pid) for pid in pids)  # etcd, kube-apiserver, controller manager
+    assert len(pids) == 3  # etcd, kube-apiserver, kube-controller-manager
+    assert all(process_alive(pid) for pid in pids)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
-    eventually(lambda: not any(alive(pid) for pid in pids), timeout=15, what="all components gone")
+    eventually(lambda: not any(process_alive(pid) for pid in pids), timeout=15, what="all components gone")

@@ -17,8 +17,8 @@ from support_operator.access.plan import (
 from support_operator.access.provisioner import AccessOutcome, Change
 from support_operator.api.v1alpha1 import CaseCategory, IdentityStatus, Impact, SupportCase, SupportContract
 from support_operator.controllers.case import is_open, report_time
-from support_operator.controllers.conditions import Desired
-from support_operator.controllers.contract import Availability, EventNote
+from support_operator.controllers.conditions import Desired, EventNote
+from support_operator.controllers.contract import Availability
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from support_operator.api.v1alpha1 import (
 )
 from support_operator.api.v1alpha1 import Impact as ApiImpact
 from support_operator.api.v1alpha1 import ReactionState as ApiReactionState
-from support_operator.controllers.conditions import Desired, flipped, merge_conditions
-from support_operator.controllers.contract import Availability, EventNote
+from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
+from support_operator.controllers.contract import Availability
 from support_operator.controllers.ledger import effort_totals
 from support_operator.controllers.policy import reaction_policy
 from support_operator.domain import sla

@@ -11,6 +11,15 @@ from support_operator.api.v1alpha1 import Condition, ConditionStatus
 
 
 @dataclass(frozen=True)
+class EventNote:
+    """A Kubernetes Event the reconciler posts after writing status."""
+
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Desired:
     type: str
     ok: bool | None  # None: Unknown

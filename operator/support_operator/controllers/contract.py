@@ -17,7 +17,7 @@ from support_operator.api.v1alpha1 import (
     SupportContract,
     SupportContractStatus,
 )
-from support_operator.controllers.conditions import Desired, flipped, merge_conditions
+from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
 from support_operator.controllers.ledger import contract_ledger
 from support_operator.controllers.policy import calendar_for, reaction_policy
 
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
     from support_operator.controllers.access import AccessResult
 
 MIN_TEAM = 3  # the offer: at least three engineers who speak the customer's language
-
-
-@dataclass(frozen=True)
-class EventNote:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -150,7 +143,7 @@ def plan_contract(
         EventNote("Normal" if c.status == "True" else "Warning", c.reason, c.message)
         for c in flipped(previous.conditions, conditions)
     ]
-    events += [EventNote(n.type, n.reason, n.message) for n in (ledger.events if ledger else [])]
+    events += ledger.events if ledger else []
     events += access.events if access is not None else []
     # A package expiring, a token to rotate or an elevation ending changes the status with no edit.
     later = [ledger.recheck_at if ledger else None, access.recheck_at if access else None]

@@ -22,19 +22,11 @@ from support_operator.api.v1alpha1 import (
     SupportContractStatus,
     TrainingObligation,
 )
+from support_operator.controllers.conditions import EventNote
 from support_operator.domain import ledger
 from support_operator.domain.sla import Category
 
 MAX_MONTHS = 36  # status.months holds the most recent months only
-
-
-@dataclass(frozen=True)
-class LedgerNote:
-    """An Event worth posting on the contract."""
-
-    type: str  # Normal | Warning
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -44,7 +36,7 @@ class LedgerView:
 
     status_fields: dict[str, Any]
     case_totals: dict[str, EffortTotals] = field(default_factory=dict)
-    events: list[LedgerNote] = field(default_factory=list)
+    events: list[EventNote] = field(default_factory=list)
     recheck_at: dt.datetime | None = None
 
 
@@ -207,12 +199,12 @@ def _trainings(
 
 def _transfer_events(
     previous: SupportContractStatus, pending: Sequence[ledger.PendingTransfer], contract: SupportContract
-) -> list[LedgerNote]:
+) -> list[EventNote]:
     before = {p.member for p in previous.pending_knowledge_transfers or ()}
     now_pending = {p.member for p in pending}
     transferred = {member for member, _ in transfers_of(contract)}
     notes = [
-        LedgerNote(
+        EventNote(
             "Warning",
             "KnowledgeTransferPending",
             f"new team member {member} has no knowledge transfer recorded; add "
@@ -221,7 +213,7 @@ def _transfer_events(
         for member in sorted(now_pending - before)
     ]
     notes += [
-        LedgerNote("Normal", "KnowledgeTransferCompleted", f"knowledge transfer to {member} recorded")
+        EventNote("Normal", "KnowledgeTransferCompleted", f"knowledge transfer to {member} recorded")
         for member in sorted((before - now_pending) & transferred)
     ]
     return notes

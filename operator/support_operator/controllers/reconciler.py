@@ -34,7 +34,7 @@ from support_operator.config import OperatorConfig
 from support_operator.controllers import access as access_logic
 from support_operator.controllers import case as case_logic
 from support_operator.controllers import contract as contract_logic
-from support_operator.controllers.conditions import Desired
+from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.domain import sla
 from support_operator.domain.queue import priority_class
@@ -388,7 +388,7 @@ class Reconciler:
         obj: dict[str, Any],
         plural: str,
         desired: dict[str, Any],
-        events: list[contract_logic.EventNote],
+        events: list[EventNote],
     ) -> None:
         patch = merge_patch(obj.get("status") or {}, desired)
         metadata = obj["metadata"]

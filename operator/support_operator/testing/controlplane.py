@@ -84,6 +84,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the child's process group, SIGKILL after `grace` seconds; waits until it is gone."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: the kernel kills it when the process that started it dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -101,15 +115,7 @@ class Component:
         return self.process.poll() is None
 
     def stop(self, grace: float = 10.0) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process, grace)
         self.log_file.close()
 
     def log_tail(self, lines: int = 30) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -23,7 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from support_operator.testing.controlplane import ControlPlaneError, _die_with_parent, free_port
+from support_operator.testing.controlplane import (
+    ControlPlaneError,
+    _die_with_parent,
+    free_port,
+    stop_process_group,
+)
 
 # The image's ENTRYPOINT (Dockerfile); tests/unit/test_dockerfile.py checks they agree.
 ENTRYPOINT = ("support-operator", "run")
@@ -165,15 +169,8 @@ class OperatorProcess:
         raise ControlPlaneError(f"the operator was not alive within {timeout:.0f} s:\n{self.log_text()}")
 
     def stop(self, grace: float = 15.0) -> None:
-        if self._process is not None and self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        if self._process is not None:
+            stop_process_group(self._process, grace)
         if self._log is not None:
             self._log.close()
         self._process = None

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,13 @@ from typing import IO, Any
 
 import yaml
 
-from support_operator.testing.controlplane import ControlPlaneError, _die_with_parent, free_port, repo_root
+from support_operator.testing.controlplane import (
+    ControlPlaneError,
+    _die_with_parent,
+    free_port,
+    repo_root,
+    stop_process_group,
+)
 
 BINARIES = ("prometheus", "promtool")
 JOB = "support-operator-metrics"  # the job name the Prometheus Operator derives from the Service's name
@@ -169,15 +174,8 @@ class PrometheusServer:
         raise PrometheusError(f"prometheus was not ready within {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self, grace: float = 10.0) -> None:
-        if self._process is not None and self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        if self._process is not None:
+            stop_process_group(self._process, grace)
         self._process = None
         if self._log is not None:
             self._log.close()

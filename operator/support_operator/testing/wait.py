@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -28,3 +29,23 @@ def eventually(
                 f"{what or 'condition'} not reached within {timeout:.0f} s; last seen: {last!r}"
             )
         time.sleep(interval)
+
+
+def api_status(call: Callable[[], object]) -> int:
+    """The HTTP status a Kubernetes API call ends with: 200 when it succeeds, else the error's status."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        call()
+    except ApiException as error:
+        return int(error.status)
+    return 200
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a running (not zombie) process, from /proc."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
