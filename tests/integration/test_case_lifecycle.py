@@ -188,3 +188,20 @@ def test_understaffed_contract_is_reported(operator, resources: Resources) -> No
     assert condition(staffed, "TeamStaffed")["reason"] == "TooFewSpeakers"
     assert condition(staffed, "Ready")["status"] == "True"  # understaffing is our problem, not the customer's
     eventually(lambda: any(e.reason == "TooFewSpeakers" for e in resources.events_for("default", contract)))
+
+
+def test_the_operator_never_writes_spec(operator, resources: Resources, namespace: str) -> None:
+    """managedFields record who wrote which field: the operator's writes are all status."""
+    contract = resources.contract()["metadata"]["name"]
+    resources.case(namespace, contract, name="watched", impact="Production", reportedAt=iso(now()))
+    resources.wait_case(namespace, "watched", ready)
+    resources.patch_case(namespace, "watched", {"state": "InAnalysis", "analysisStartedAt": iso(now())})
+    resources.wait_case(namespace, "watched", lambda c: reaction_state(c) == "Met")
+    resources.wait_contract(
+        contract, lambda c: (c.get("status") or {}).get("openCases", {}).get("total") == 1
+    )
+    for obj in (resources.get_case(namespace, "watched"), resources.get_contract(contract)):
+        ours = [m for m in obj["metadata"]["managedFields"] if m["manager"].startswith("support-operator")]
+        assert ours, "the operator wrote this object's status"
+        assert all(m.get("subresource") == "status" for m in ours), ours
+        assert all(set(m["fieldsV1"]) <= {"f:status"} for m in ours), ours
