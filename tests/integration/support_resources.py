@@ -117,6 +117,16 @@ def _wait_for(read: Callable[[], Obj], check: Callable[[Obj], bool], timeout: fl
         ) from error
 
 
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ready(obj: Obj) -> bool:
+    """The operator tracks the case: Ready=True and a reaction in status."""
+    found = condition(obj, "Ready")
+    return bool(found and found["status"] == "True" and obj["status"].get("reaction"))
+
+
 def condition(obj: Obj, type_: str) -> Obj | None:
     for entry in (obj.get("status") or {}).get("conditions") or []:
         if entry["type"] == type_:

@@ -5,18 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from support_resources import Resources, condition, iso, reaction_state, sample
+from support_resources import Resources, condition, iso, now, reaction_state, ready, sample
 
 from support_operator.testing.wait import eventually
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def ready(obj: dict) -> bool:
-    found = condition(obj, "Ready")
-    return bool(found and found["status"] == "True" and obj["status"].get("reaction"))
 
 
 def test_queue_orders_production_then_non_production_then_consultation(

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable
 
-import pytest
 from kubernetes import client
 
-from support_operator.testing.wait import api_status
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0, interval: float = 0.2) -> float:
-    """Polls until `check()` is true; returns the seconds it took, fails the test after `timeout`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")
+from support_operator.testing.wait import api_status, eventually
 
 
 def token_client(admin: client.ApiClient, token: str) -> client.ApiClient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from support_operator.api import v1alpha1 as api
+from support_operator.testing.wait import eventually
 
 SAMPLES = Path(__file__).resolve().parents[2] / "crds" / "samples"
 CONTRACT_SAMPLE = "supportcontract.yaml"
@@ -566,18 +566,6 @@ def test_status_is_validated_too(api_client: client.ApiClient, cluster: Cluster)
 
 
 # --- kubectl --------------------------------------------------------------------------------------------
-
-
-def eventually(check: Callable[[], str | None], timeout: float = 30.0) -> str:
-    """Retries until `check` returns text (kubectl's discovery and OpenAPI caches lag behind new CRDs)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"no success within {timeout} s")
-        time.sleep(0.5)
 
 
 def test_kubectl_get_shows_the_printer_columns(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from support_resources import Resources, condition, iso, reaction_state
+from support_resources import Resources, iso, now, reaction_state, ready
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -32,15 +32,6 @@ def kubectl_support(
         timeout=60,
         check=False,
     )
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def ready(obj: dict) -> bool:
-    found = condition(obj, "Ready")
-    return bool(found and found["status"] == "True" and obj["status"].get("reaction"))
 
 
 def test_kubectl_finds_the_plugin_and_lists_the_queue(

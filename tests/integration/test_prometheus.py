@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pytest
 from prometheus_client import CollectorRegistry
-from support_resources import Resources, iso, reaction_state
+from support_resources import Resources, iso, now, reaction_state
 
 from monitoring_queries import DASHBOARD_JSON, dashboard, grafana_to_promql
 from sla_objects import Store, case_object, contract_object
@@ -22,10 +22,6 @@ from support_operator.testing.prometheus import JOB, PrometheusServer, write_rul
 from support_operator.testing.wait import eventually
 
 FIXTURE_JOB = "support-sla-fixture"
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def fixture_store() -> Store:
