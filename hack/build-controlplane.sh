@@ -15,14 +15,11 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "Go is required to build the test control plane (https://go.dev/doc/install)" >&2; exit 1; }
-# Never let the go command fetch another toolchain: the machine's Go must satisfy go.mod.
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 version_of() { awk -v m="$1" '$1 == m { print $2 }' "$module_dir/go.mod"; }
 k8s_version=$(version_of k8s.io/kubernetes)
 etcd_version=$(version_of go.etcd.io/etcd/server/v3)
-cache_root=${SUPPORT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/support-operator}
 out="$cache_root/controlplane/k8s-${k8s_version}_etcd-${etcd_version}_$(go env GOOS)-$(go env GOARCH)"
 
 complete() { for b in "${binaries[@]}"; do [[ -x "$1/$b" ]] || return 1; done; }
@@ -47,17 +44,9 @@ tmp="$out.tmp.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
 started=$SECONDS
-if ! go build -v -trimpath -ldflags "$ldflags" -o "$tmp/" "${binaries[@]/#/./}" 2>&1 |
-  awk -v total="$total" -v start="$(date +%s)" '
-    /^[A-Za-z0-9._\/~+-]+$/ { n++; if (n % 100 == 0) printf("  %d/%d packages compiled, %d s\n", n, total, systime() - start) > "/dev/stderr"; next }
-    { print > "/dev/stderr" }'
-then
-  echo "control plane build failed (see the compiler output above)" >&2
-  exit 1
-fi
+go_build_counted "control plane" "$total" -trimpath -ldflags "$ldflags" -o "$tmp/" "${binaries[@]/#/./}"
 complete "$tmp" || { echo "the build did not produce all of: ${binaries[*]}" >&2; exit 1; }
-rm -rf "$out"
-mv "$tmp" "$out"
+publish "$tmp" "$out"
 trap - EXIT
 echo "built in $((SECONDS - started)) s: $out" >&2
 echo "$out"

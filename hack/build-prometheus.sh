@@ -19,9 +19,7 @@ if [[ -n "${PROMETHEUS_ASSETS:-}" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "Go is required to build Prometheus (https://go.dev/doc/install)" >&2; exit 1; }
-# Never let the go command fetch another toolchain: the machine's Go must satisfy go.mod.
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 module=github.com/prometheus/prometheus
 module_version=$(awk -v m="$module" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$module_dir/go.mod")
@@ -30,7 +28,6 @@ module_version=$(awk -v m="$module" '$1 == m { print $2 } $1 == "require" && $2 
 minor_part=${module_version#v0.}
 series=${minor_part%%.*}
 version="$((10#$series / 100)).$((10#$series % 100)).${minor_part#*.}"
-cache_root=${SUPPORT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/support-operator}
 out="$cache_root/prometheus/prometheus-${version}_${tags}_$(go env GOOS)-$(go env GOARCH)"
 
 complete() { for b in "${binaries[@]}"; do [[ -x "$1/$b" ]] || return 1; done; }
@@ -56,19 +53,10 @@ tmp="$out.tmp.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
 started=$SECONDS
-if ! go build -v -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp/" "${packages[@]}" 2>&1 |
-  awk -v total="$total" -v start="$(date +%s)" '
-    /^[A-Za-z0-9._\/~+-]+$/ { n++; if (n % 100 == 0) printf("  %d/%d packages compiled, %d s\n", n, total, systime() - start) > "/dev/stderr"; next }
-    { print > "/dev/stderr" }'
-then
-  echo "prometheus build failed (see the compiler output above)" >&2
-  exit 1
-fi
+go_build_counted prometheus "$total" -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp/" "${packages[@]}"
 complete "$tmp" || { echo "the build did not produce all of: ${binaries[*]}" >&2; exit 1; }
 "$tmp/promtool" --version >/dev/null || { echo "the built promtool does not run" >&2; exit 1; }
-rm -rf "$out"
-mkdir -p "$(dirname "$out")"
-mv "$tmp" "$out"
+publish "$tmp" "$out"
 trap - EXIT
 echo "built in $((SECONDS - started)) s: $out" >&2
 echo "$out"

@@ -20,9 +20,7 @@ case "$tool" in
   *) echo "usage: $0 helm|controller-gen|kind|monitoring-crds" >&2; exit 2 ;;
 esac
 
-command -v go >/dev/null || { echo "Go is required to build $tool (https://go.dev/doc/install)" >&2; exit 1; }
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
-cache_root=${SUPPORT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/support-operator}
+source "$hack_dir/lib.sh"
 platform="$(go env GOOS)-$(go env GOARCH)"
 
 # The version a wrapper module requires of `module` (a `require` line, single or in a block).
@@ -47,18 +45,9 @@ build_tool() {
   total=$(go list -deps "$package" | wc -l)
   trap 'rm -rf "$tmp"' EXIT
   mkdir -p "$tmp"
-  if ! go build -v -trimpath -ldflags "-s -w ${LDFLAGS_EXTRA:-}" -o "$tmp/$binary" "$package" 2>&1 |
-    awk -v total="$total" -v start="$(date +%s)" '
-      /^[A-Za-z0-9._\/~+-]+$/ { n++; if (n % 100 == 0) printf("  %d/%d packages compiled, %d s\n", n, total, systime() - start) > "/dev/stderr"; next }
-      { print > "/dev/stderr" }'
-  then
-    echo "$binary build failed (see the compiler output above)" >&2
-    exit 1
-  fi
+  go_build_counted "$binary" "$total" -trimpath -ldflags "-s -w ${LDFLAGS_EXTRA:-}" -o "$tmp/$binary" "$package" || exit 1
   [[ -x "$tmp/$binary" ]] || { echo "the build did not produce $binary" >&2; exit 1; }
-  rm -rf "$out"
-  mkdir -p "$(dirname "$out")"
-  mv "$tmp" "$out"
+  publish "$tmp" "$out"
   trap - EXIT
   echo "built $binary in $((SECONDS - started)) s: $out" >&2
   echo "$out"
@@ -112,8 +101,7 @@ generate_monitoring_crds() {
   mkdir -p "$tmp"
   "$generator" crd:crdVersions=v1 paths="$api/v1" output:crd:dir="$tmp" >&2
   [[ -f "$tmp/monitoring.coreos.com_servicemonitors.yaml" ]] || { echo "controller-gen made no ServiceMonitor CRD" >&2; exit 1; }
-  rm -rf "$out"
-  mv "$tmp" "$out"
+  publish "$tmp" "$out"
   trap - EXIT
   echo "$out"
 }
