@@ -167,7 +167,8 @@ class Reconciler:
 
     def observe_case(self, event_type: str | None, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
-        before = _queue_facts(self.cases.get(key))
+        previous = self.cases.get(key)
+        before, inputs_before = _queue_facts(previous), _contract_inputs(previous)
         if event_type == "DELETED":
             self.cases.pop(key, None)
             self._models.pop(key, None)
@@ -181,6 +182,12 @@ class Reconciler:
             for facts in (before, after):
                 if facts is not None:
                     self._contract_changed_cases(facts[0])
+        elif (
+            after is not None
+            and after[0] in self.contracts
+            and inputs_before != _contract_inputs(self.cases.get(key))
+        ):  # the ledger or the elevation moved, the queue did not: only the contract reconciles
+            self.contract_queue.add(after[0])
 
     # -- contracts ---------------------------------------------------------------------------------------
 
@@ -442,11 +449,9 @@ def _recipients(case: SupportCase, contract: SupportContract) -> tuple[str, ...]
     return tuple(dict.fromkeys(addresses))  # de-duplicated, order kept
 
 
-def _queue_facts(
-    obj: dict[str, Any] | None,
-) -> tuple[str, bool, str, str, str | None, int, tuple[str, ...]] | None:
-    """What of a case moves its contract's queue or ledger: contract, open, priority, deadline inputs,
-    number of effort entries (append-only, so the count changes with every entry)."""
+def _queue_facts(obj: dict[str, Any] | None) -> tuple[str, bool, str, str, str | None] | None:
+    """What of a case moves its contract's queue (and open-case counts): contract, open, priority, deadline
+    inputs."""
     if obj is None:
         return None
     spec = obj.get("spec", {})
@@ -462,9 +467,16 @@ def _queue_facts(
         priority,
         f"{category}/{impact}",
         spec.get("reportedAt"),
-        len(spec.get("effort") or []),
-        tuple(spec.get("affectedNamespaces") or ()),  # elevation follows them
     )
+
+
+def _contract_inputs(obj: dict[str, Any] | None) -> tuple[int, tuple[str, ...]] | None:
+    """What else of a case its contract's reconcile reads: the number of effort entries (append-only, so the
+    count changes with every entry: the ledger) and the affected namespaces (elevation)."""
+    if obj is None:
+        return None
+    spec = obj.get("spec", {})
+    return len(spec.get("effort") or []), tuple(spec.get("affectedNamespaces") or ())
 
 
 def _ready_reason(obj: dict[str, Any]) -> str | None:
