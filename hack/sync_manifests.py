@@ -4,7 +4,8 @@
     .venv/bin/python hack/sync_manifests.py --check   # exit 1 when a copy is stale
 
 The sources stay single: the CRDs come from the models (`python -m support_operator.api.crdgen`, as
-crds/), the operator's RBAC from deploy/base/rbac/, the alert rules and the dashboard from
+crds/), the operator's RBAC from deploy/base/rbac/, the admission policies from deploy/base/admission/,
+the alert rules and the dashboard from
 deploy/base/monitoring/, the Argo CD health checks from deploy/argocd/health/.
 tests/unit/test_deploy_manifests.py fails on drift.
 """
@@ -71,6 +72,11 @@ def argocd_cm_patch() -> str:
     return HEADER.format(source=source) + yaml.dump(patch, Dumper=_LiteralDumper, sort_keys=False, width=120)
 
 
+def admission_policy_files() -> list[Path]:
+    """deploy/base/admission/*.yaml but its kustomization: one ValidatingAdmissionPolicy + binding each."""
+    return [path for path in sorted((BASE / "admission").glob("*.yaml")) if path.name != "kustomization.yaml"]
+
+
 def copied_files() -> dict[Path, str]:
     """Every generated file (but the CRD copies, which crdgen writes) with its expected content."""
     monitoring = BASE / "monitoring"
@@ -82,6 +88,8 @@ def copied_files() -> dict[Path, str]:
     }
     for rbac in sorted((BASE / "rbac").glob("*.yaml")):
         files[CHART / "files" / "rbac" / rbac.name] = rbac.read_text(encoding="utf-8")
+    for policy in admission_policy_files():
+        files[CHART / "files" / "admission" / policy.name] = policy.read_text(encoding="utf-8")
     for dashboard in sorted((monitoring / "dashboards").glob("*.json")):
         files[CHART / "files" / "dashboards" / dashboard.name] = dashboard.read_text(encoding="utf-8")
     return files

@@ -71,7 +71,18 @@ def crds(control_plane: LocalControlPlane | ExistingCluster) -> list[str]:
     control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={f}" for f in files])
     crd_names = [f"crd/{yaml.safe_load(f.read_text())['metadata']['name']}" for f in files]
     control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *crd_names)
+    install_admission_policies(control_plane)
     return crd_names
+
+
+ADMISSION_DIR = REPO / "deploy" / "base" / "admission"
+
+
+def install_admission_policies(control_plane: LocalControlPlane | ExistingCluster) -> None:
+    """Applies deploy/'s ValidatingAdmissionPolicies and bindings, as an install does with the CRDs."""
+    files = [f for f in sorted(ADMISSION_DIR.glob("*.yaml")) if f.name != "kustomization.yaml"]
+    if files:
+        control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={f}" for f in files])
 
 
 @pytest.fixture

@@ -298,6 +298,10 @@ class LocalControlPlane:
                 "--profiling=false",
                 "--endpoint-reconciler-type=none",  # loopback cannot back the kubernetes Service
                 f"--cert-dir={self._path('pki')}",
+                f"--audit-policy-file={self._write_audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",  # a test reads the log right after the request
             ],
         )
         self.kubeconfig = self._write_kubeconfig("kubeconfig", admin, pki["ca"])
@@ -310,6 +314,18 @@ class LocalControlPlane:
 
         self._wait(apiserver, ready, timeout)
         self._ssl_context = context
+
+    @property
+    def audit_log(self) -> Path:
+        """kube-apiserver's audit log (JSON lines), as a cluster's control plane writes it."""
+        return self._path("logs") / "audit.log"
+
+    def _write_audit_policy(self) -> Path:
+        """Metadata of every request but the noisiest read-only system traffic: who did what, when, and the
+        answer; never request or response bodies (Secrets would end up in the log)."""
+        path = self._path("audit-policy.yaml")
+        path.write_text(AUDIT_POLICY, encoding="utf-8")
+        return path
 
     def _start_controller_manager(self, pki: dict[str, CertPair | Path], timeout: float) -> None:
         kcm_cert, sa = pki["kcm"], pki["sa"]
@@ -347,6 +363,20 @@ class LocalControlPlane:
         )
         path.chmod(0o600)
         return path
+
+
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    users: ["system:kube-controller-manager", "system:apiserver"]
+    verbs: [get, list, watch]
+  - level: None
+    nonResourceURLs: ["/healthz*", "/readyz*", "/livez*", "/version", "/openapi*"]
+  - level: Metadata
+"""
 
 
 def kubeconfig_yaml(server: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, name: str = "local") -> str:
