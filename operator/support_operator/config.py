@@ -18,4 +18,9 @@ class OperatorConfig:
     smtp_timeout_seconds: float = 10.0
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
+    # Leader election on a Lease in `namespace` (kube/leader.py), controller-runtime's defaults.
+    leader_election: bool = True
+    lease_duration_seconds: float = 15.0
+    renew_deadline_seconds: float = 10.0
+    retry_period_seconds: float = 2.0
     extra: dict[str, str] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 PREFIX = "support_operator"
 
@@ -34,6 +34,11 @@ class OperatorMetrics:
         self.email_failures = Counter(
             f"{PREFIX}_confirmation_email_failures",
             "Failed attempts to send a confirmation e-mail.",
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 on the replica holding the leader Lease (it alone reconciles and serves the SLA metrics).",
             registry=self.registry,
         )
         for kind in ("SupportContract", "SupportCase"):
