@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from typing import Any, cast
 
 import kopf
 
 from support_operator import controllers
 from support_operator.config import OperatorConfig
-from support_operator.kube.client import new_api_client
+from support_operator.kube.client import new_api_client, replica_identity
 from support_operator.kube.leader import LeaderElection
 from support_operator.observability.exposition import start_metrics_server
 from support_operator.observability.health import heartbeat, start_health_server
@@ -47,7 +45,7 @@ async def _operate(config: OperatorConfig) -> None:
         handlers.Runtime.may_write = election.may_write
     try:
         await kopf.operator(
-            identity=cast(Any, _identity()),
+            identity=cast(Any, replica_identity()),
             standalone=True,  # Kopf's peering is no leader election: the Lease (kube/leader.py) is
             clusterwide=True,
         )
@@ -63,19 +61,12 @@ def _election(config: OperatorConfig) -> LeaderElection:
     from support_operator.controllers import handlers
 
     return LeaderElection(
-        new_api_client(),
+        new_api_client(replica_identity()),
         config.namespace,
-        _identity(),
+        replica_identity(),
         lease_duration=config.lease_duration_seconds,
         renew_deadline=config.renew_deadline_seconds,
         retry_period=config.retry_period_seconds,
         on_started_leading=handlers.lead,
         on_stopped_leading=handlers.follow,
     )
-
-
-def _identity() -> str:
-    """Kopf names itself after the login user, which an arbitrary UID (OpenShift's restricted SCC) lacks in
-    /etc/passwd: prefer the pod name (POD_ID, set by our manifests), else UID and host. Also the holder
-    identity in the leader Lease: a restarted container keeps its pod name and so its leadership."""
-    return os.environ.get("POD_ID") or f"support-operator-{os.getuid()}@{socket.gethostname()}"

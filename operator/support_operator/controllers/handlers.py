@@ -16,7 +16,7 @@ from support_operator.access.provisioner import OPENSHIFT_USER_GROUP, Provisione
 from support_operator.api.v1alpha1 import CASE_PLURAL, CONTRACT_PLURAL, GROUP, VERSION
 from support_operator.config import OperatorConfig
 from support_operator.controllers.reconciler import Reconciler
-from support_operator.kube.client import new_api_client
+from support_operator.kube.client import new_api_client, replica_identity
 from support_operator.kube.fencing import fence_api_client
 from support_operator.kube.platform import RANCHER_GROUP, detect_platform, served_groups
 from support_operator.observability import collector as sla_metrics
@@ -83,7 +83,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = API_ERROR_BACKOFFS
-    api = fence_api_client(new_api_client(), Runtime.may_write)
+    api = fence_api_client(new_api_client(replica_identity()), Runtime.may_write)
     try:
         platform = await asyncio.to_thread(
             detect_platform, api, dt.datetime.now(dt.UTC).replace(microsecond=0)

@@ -42,7 +42,8 @@ class Health:
 
     def ready(self) -> bool:
         with self._lock:
-            return self._ready and self.live()
+            loaded = self._ready
+        return loaded and self.live()
 
 
 async def heartbeat(health: Health) -> None:

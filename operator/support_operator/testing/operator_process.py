@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -63,7 +64,9 @@ class OperatorProcess:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, until: str = "/readyz") -> None:
+        """Starts the process and waits until `until` answers 200: /readyz (contracts and cases loaded) or
+        /healthz (the process runs; e.g. while the API server is away)."""
         self._starts += 1
         self.liveness_port = self.liveness_port or free_port()
         self.metrics_port = self.metrics_port or free_port()
@@ -99,7 +102,7 @@ class OperatorProcess:
             extra_groups=[] if home is not None else None,  # drop root's supplementary groups
             cwd=home,
         )
-        self._wait_alive(timeout)
+        self._wait_alive(timeout, until)
 
     def _prepare_home(self) -> Path:
         """A HOME owned by root, group `gid`, mode g=u (0770), holding a group-readable copy of the
@@ -150,7 +153,7 @@ class OperatorProcess:
         launcher.chmod(0o755)
         return launcher
 
-    def _wait_alive(self, timeout: float) -> None:
+    def _wait_alive(self, timeout: float, path: str) -> None:
         assert self._process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -158,15 +161,35 @@ class OperatorProcess:
                 raise ControlPlaneError(
                     f"the operator exited with {self._process.returncode}:\n{self.log_text()}"
                 )
-            url = f"http://127.0.0.1:{self.liveness_port}/healthz"
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(url, timeout=2) as r,
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.2)
-        raise ControlPlaneError(f"the operator was not alive within {timeout:.0f} s:\n{self.log_text()}")
+            if self.probe(path) == 200:
+                return
+            time.sleep(0.1)
+        raise ControlPlaneError(f"the operator's {path} failed for {timeout:.0f} s:\n{self.log_text()}")
+
+    def probe(self, path: str) -> int | None:
+        """The HTTP status of /healthz or /readyz; None while nothing answers."""
+        url = f"http://127.0.0.1:{self.liveness_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except (OSError, urllib.error.URLError):
+            return None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a node failure ends it: no cleanup, no Lease release."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        if self._log is not None:
+            self._log.close()
+        self._process = None
 
     def stop(self, grace: float = 15.0) -> None:
         if self._process is not None:
