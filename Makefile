@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint unit integration controlplane prometheus tools bench constraints clean
+.PHONY: run test lint unit integration controlplane prometheus tools bench chaos constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
@@ -47,6 +47,11 @@ test: $(STAMP) controlplane prometheus tools lint
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_sla.py
 	$(BIN)/python tests/bench/bench_metrics.py
+
+# The long chaos run (tests/chaos/chaos.py): SIGKILLs, API server and etcd restarts, a leader kill, then the
+# invariants; prints the figures the README quotes. A two-minute run is part of `make test`.
+chaos: $(STAMP) controlplane
+	$(BIN)/python tests/chaos/chaos.py --duration 600 --cases 200 --kills 50 --apiserver-restarts 3 --etcd-restarts 1
 
 constraints: $(STAMP)
 	{ echo "# Every transitive Python dependency, pinned (pip install -c). Regenerate: make constraints"; \

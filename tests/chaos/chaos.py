@@ -97,9 +97,11 @@ class Figures:
                 f"chaos run: {self.seconds:.0f} s, {self.cases} cases, {self.mails} confirmation e-mails",
                 f"  operator SIGKILLs: {self.operator_kills}, leader kills: {len(self.leader_takeovers)}, "
                 f"takeover {spread(self.leader_takeovers)}",
-                f"  kube-apiserver outages: {spread(self.apiserver_outages)}, etcd outages: {spread(self.etcd_outages)}",
+                f"  kube-apiserver outages: {spread(self.apiserver_outages)}, "
+                f"etcd outages: {spread(self.etcd_outages)}",
                 f"  status writes resumed after the server's return: {spread(self.recoveries)}",
-                f"  duplicates in the crash-after-SMTP window: {len(self.resent_in_window)} {self.resent_in_window}",
+                f"  duplicates in the crash-after-SMTP window: {len(self.resent_in_window)} "
+                f"{self.resent_in_window}",
                 f"  invariant violations: {len(self.violations)}",
                 *[f"    - {v}" for v in self.violations],
             ]
@@ -211,6 +213,12 @@ class Chaos:
     # -- workload ----------------------------------------------------------------------------------------
 
     def workload(self) -> None:
+        try:
+            self._workload()
+        except Exception:  # the workload itself broke: the run proves nothing, say so
+            self.figures.violations.append(f"harness: workload failed: {traceback.format_exc(limit=4)}")
+
+    def _workload(self) -> None:
         """Creates the cases spread over the run, and edits them as a support team and customers would."""
         created: list[tuple[str, str]] = []
         deadline = time.monotonic() + self.p.duration
@@ -302,7 +310,14 @@ class Chaos:
             lambda: self.objects.get_cluster_custom_object(GROUP, VERSION, CONTRACT_PLURAL, self.contract)
         )
         team = [m for m in contract["spec"]["team"] if m["name"] != member]
-        team.append({"name": "marco", "fullName": "Marco Bernasconi", "email": "marco.bernasconi@puzzle.ch"})
+        team.append(
+            {
+                "name": "marco",
+                "fullName": "Marco Bernasconi",
+                "email": "marco.bernasconi@puzzle.ch",
+                "languages": ["de", "it"],
+            }
+        )
         self.team = [m["name"] for m in team]
         retrying(
             lambda: self.objects.patch_cluster_custom_object(

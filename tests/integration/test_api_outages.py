@@ -59,7 +59,8 @@ def test_status_writes_resume_within_seconds_when_the_api_server_returns(own_pla
         own_plane.plane.start_component("kube-apiserver")
         recovered = edit_and_time_until_observed(resources, namespace, "steady")
         print(
-            f"operator stayed up through a {OUTAGE_SECONDS:.0f} s outage: status written {recovered:.1f} s after return"
+            f"operator stayed up through a {OUTAGE_SECONDS:.0f} s outage: "
+            f"status written {recovered:.1f} s after the API server's return"
         )
         no_permission_errors(operator)
     finally:
@@ -94,7 +95,8 @@ def test_an_operator_restarted_during_the_outage_writes_within_seconds_of_its_en
         recovered = edit_and_time_until_observed(resources, namespace, "waiting")
         print(
             f"operator restarted during a {OUTAGE_SECONDS:.0f} s outage: /healthz after {alive_after:.1f} s, "
-            f"/readyz {ready_after:.1f} s after the API server's return, status written {recovered:.1f} s later"
+            f"/readyz {ready_after:.1f} s after the API server's return, "
+            f"status written {recovered:.1f} s later"
         )
         no_permission_errors(operator)
     finally:

@@ -136,7 +136,9 @@ def test_the_standby_takes_over_after_the_leader_is_killed_and_nothing_is_writte
         took_over = time.monotonic() - killed
         resources.case(namespace, contract, name="after", reportedAt=iso(dt.datetime.now(dt.UTC)))
         resources.wait_case(namespace, "after", ready, timeout=30)
-        resources.wait_contract(contract, lambda c: (c.get("status") or {}).get("openCases", {}).get("total") == 4)
+        resources.wait_contract(
+            contract, lambda c: (c.get("status") or {}).get("openCases", {}).get("total") == 4
+        )
         served = time.monotonic() - killed
         print(
             f"leader SIGKILLed: the standby holds the Lease after {took_over:.1f} s, "

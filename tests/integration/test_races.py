@@ -200,7 +200,6 @@ def test_a_confirmation_accepted_while_the_api_server_goes_away_is_recorded_once
         time.sleep(3)  # the outage's length: the operator's status writes fail meanwhile (forced above)
         restarting = time.monotonic()
         starting = own_plane.plane.start_component("kube-apiserver")
-        back = time.monotonic()
         case = resources.wait_case(
             namespace,
             "db-down",
@@ -209,7 +208,8 @@ def test_a_confirmation_accepted_while_the_api_server_goes_away_is_recorded_once
         )
         recorded = time.monotonic() - restarting
         print(
-            f"kube-apiserver ready {starting:.1f} s after its start; confirmation recorded {recorded:.1f} s after it"
+            f"kube-apiserver ready {starting:.1f} s after its start; "
+            f"confirmation recorded {recorded:.1f} s after that start"
         )
         assert (
             case["status"]["confirmation"]["messageID"]

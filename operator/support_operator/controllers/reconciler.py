@@ -89,6 +89,7 @@ class Reconciler:
     _mail_failures: dict[CaseKey, int] = field(default_factory=lambda: defaultdict(int))
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     active: bool = False  # reconciling (the leader), not only following the watch
+    _loading: bool = False  # the initial list is being stored
     _models: dict[CaseKey, tuple[str | None, SupportCase]] = field(default_factory=dict)
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
 
@@ -115,12 +116,14 @@ class Reconciler:
         if self.provisioner is not None:
             listed = await asyncio.to_thread(client.CoreV1Api(self.api).list_namespace)
             self.namespaces = {n.metadata.name: dict(n.metadata.labels or {}) for n in listed.items}
+        self._loading = True  # activate() queues every object: no neighbour re-queues (n² with n cases)
         for contract in contracts.get("items", []):
             self.observe_contract(
                 None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportContract", **contract}
             )
         for case in cases.get("items", []):
             self.observe_case(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportCase", **case})
+        self._loading = False
         if activate:
             self.activate()
 
@@ -355,6 +358,8 @@ class Reconciler:
     def _contract_changed_cases(self, contract_name: str) -> None:
         """A case opened, closed or changed priority: the contract's summary and the queue moved."""
         self._positions.pop(contract_name, None)
+        if self._loading:
+            return
         if contract_name in self.contracts:
             self.contract_queue.add(contract_name)
         self._requeue_cases_of(contract_name)
