@@ -44,9 +44,10 @@ integration: $(STAMP) controlplane
 test: $(STAMP) controlplane prometheus tools lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) controlplane
 	$(BIN)/python tests/bench/bench_sla.py
 	$(BIN)/python tests/bench/bench_metrics.py
+	$(BIN)/python tests/bench/bench_startup.py
 
 # The long chaos run (tests/chaos/chaos.py): SIGKILLs, API server and etcd restarts, a leader kill, then the
 # invariants; prints the figures the README quotes. A two-minute run is part of `make test`.

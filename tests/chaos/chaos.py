@@ -47,6 +47,7 @@ from support_operator.api.v1alpha1 import (
     CASE_PLURAL,
     CONTRACT_PLURAL,
     GROUP,
+    OPEN_STATES,
     VERSION,
     SupportCase,
     SupportContract,
@@ -435,7 +436,6 @@ class Chaos:
         contract_obj = self.objects.get_cluster_custom_object(GROUP, VERSION, CONTRACT_PLURAL, self.contract)
         contract = SupportContract.from_k8s(contract_obj)
         cases = self.objects.list_cluster_custom_object(GROUP, VERSION, CASE_PLURAL)["items"]
-        cases = [c for c in cases if c["metadata"]["name"] != "probe"]
         if (contract_obj.get("status") or {}).get("observedGeneration") != contract_obj["metadata"][
             "generation"
         ]:
@@ -443,7 +443,7 @@ class Chaos:
         open_positions = []
         for obj in cases:
             found += self._case_violations(obj, contract)
-            if obj["spec"].get("state", "New") in ("New", "InAnalysis", "WaitingForCustomer"):
+            if _is_open(obj):
                 open_positions.append((obj.get("status") or {}).get("queuePosition"))
         if sorted(p for p in open_positions if p is not None) != list(range(1, len(open_positions) + 1)):
             found.append(f"queue positions are no permutation: {sorted(map(str, open_positions))}")
@@ -470,7 +470,7 @@ class Chaos:
         if mails and recorded != mails[0]["Message-ID"]:
             found.append(f"{name}: status.confirmation {recorded} is not the mail's {mails[0]['Message-ID']}")
         case = SupportCase.from_k8s(obj)
-        deadline = case_logic.queue_item(case, contract).deadline
+        deadline = case_logic.queue_item(case, contract).reaction_deadline
         started = case.spec.analysis_started_at
         now = dt.datetime.now(dt.UTC)
         if started is not None:
@@ -493,12 +493,16 @@ class Chaos:
         in_scope = {
             n.metadata.name for n in self.core.list_namespace(label_selector=f"{SCOPE_LABEL}=yes").items
         }
+        # Elevation lasts while the incident is open, at most elevationMaxDuration (8h) from its report.
+        longest = dt.timedelta(hours=8)
+        now = dt.datetime.now(dt.UTC)
         incidents = {
             c["metadata"]["namespace"]
             for c in cases
             if c["spec"].get("category") == "Incident"
             and c["spec"].get("impact") == "Production"
-            and c["spec"].get("state", "New") in ("New", "InAnalysis", "WaitingForCustomer")
+            and _is_open(c)
+            and dt.datetime.fromisoformat(c["spec"]["reportedAt"]) + longest > now + dt.timedelta(seconds=5)
         }
         rbac = client.RbacAuthorizationV1Api(self.admin)
         elevated = {
@@ -535,13 +539,12 @@ class Chaos:
         started = time.monotonic()
         self.setup()
         try:
-            threads = [
-                threading.Thread(target=target, daemon=True) for target in (self.workload, self.faults)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(self.p.duration + 300)
+            # Faults run on the main thread: the components and operators they restart die with the thread
+            # that started them (PR_SET_PDEATHSIG follows the thread, not the process).
+            workload = threading.Thread(target=self.workload, daemon=True)
+            workload.start()
+            self.faults()
+            workload.join(self.p.duration + 300)
             self.done.set()
             for replica in self.replicas.values():
                 if replica.pid is None:
@@ -567,6 +570,10 @@ class Chaos:
                 self.figures.violations += found
                 return
             time.sleep(2)
+
+
+def _is_open(obj: dict[str, Any]) -> bool:
+    return obj["spec"].get("state", "New") in {s.value for s in OPEN_STATES}
 
 
 def _status_of(kubeconfig: str, namespace: str) -> int:
