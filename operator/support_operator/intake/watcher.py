@@ -142,6 +142,9 @@ class MailboxWatcher:
         elif not isinstance(reason, str) or not reason.isalpha():
             reason = REASON_MAILBOX_UNREACHABLE
         message = str(error) or type(error).__name__
+        where = f"{self.intake.host}:{self.intake.port or ''}".rstrip(":")
+        if reason == REASON_MAILBOX_UNREACHABLE and where not in message:
+            message = f"IMAP server {where}: {message}"
         log.warning("e-mail intake of %s: %s", self.contract, message)
         self.metrics.intake_errors.labels(contract=self.contract, reason=reason).inc()
         self.metrics.intake_up.labels(contract=self.contract).set(0)
