@@ -9,6 +9,7 @@ fetch finds the case (409 AlreadyExists, same Message-ID) and only moves the mai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import imaplib
 import json
@@ -89,6 +90,9 @@ class MailboxWatcher:
 
     async def run(self) -> None:
         failures = 0
+        # The series exists from the start (0: never read), so a mailbox that never works goes stale too.
+        self.metrics.intake_last_success.labels(contract=self.contract)
+        self.metrics.intake_up.labels(contract=self.contract).set(0)
         try:
             while True:
                 try:
@@ -107,6 +111,9 @@ class MailboxWatcher:
                 else:
                     failures = 0
         finally:
+            for gauge in (self.metrics.intake_last_success, self.metrics.intake_up):
+                with contextlib.suppress(KeyError):  # a deleted contract's mailbox is not stale
+                    gauge.remove(self.contract)
             if self._session is not None:
                 self._session.abort()
             self._executor.shutdown(wait=False, cancel_futures=True)
