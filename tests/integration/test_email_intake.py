@@ -378,3 +378,19 @@ def test_unprocessable_mail_goes_to_the_rejected_folder(intake: Intake) -> None:
         what="the MailRejected Event",
     )
     assert intake.cases() == []
+
+
+def test_an_smtp_error_names_the_missing_secret(
+    operator: object, resources: Resources, namespace: str
+) -> None:
+    contract = resources.contract(
+        notification={
+            "smtpSecretRef": {"name": "no-such-smtp", "namespace": OPERATOR_NAMESPACE},
+            "from": "s@p.ch",
+        }
+    )["metadata"]["name"]
+    resources.case(namespace, contract, name="no-mail")
+    case = resources.wait_case(
+        namespace, "no-mail", lambda c: (condition(c, "Confirmed") or {}).get("reason") == "EmailFailed"
+    )
+    assert f"Secret {OPERATOR_NAMESPACE}/no-such-smtp not found" in condition(case, "Confirmed")["message"]
