@@ -34,6 +34,7 @@ from support_operator.api.v1alpha1 import (
     SupportContract,
 )
 from support_operator.controllers.conditions import Desired
+from support_operator.domain.sla import parse_duration
 from support_operator.intake.imap import ImapError, ImapSettings, MailboxSession
 from support_operator.intake.mail import MailError, parse_mail
 from support_operator.intake.plan import SENDER_ANNOTATION, Decision, Outcome, decide
@@ -136,8 +137,6 @@ class MailboxWatcher:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     def _poll_seconds(self) -> float:
-        from support_operator.domain.sla import parse_duration
-
         return parse_duration(self.intake.poll_interval).total_seconds()
 
     def _unhealthy(self, error: BaseException) -> None:
