@@ -53,6 +53,7 @@ REASON_POLLING = "Polling"
 REASON_CREDENTIALS_UNAVAILABLE = "CredentialsUnavailable"
 REASON_CASES_NOT_CREATED = "CasesNotCreated"
 REASON_MAILBOX_UNREACHABLE = "MailboxUnreachable"
+REASON_FAILED = "IntakeFailed"
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 60.0
 
@@ -65,6 +66,10 @@ class IntakeHost(Protocol):
     def contract_object(self, name: str) -> dict[str, Any] | None: ...
 
     def report_intake(self, contract: str, condition: Desired) -> None: ...
+
+
+class CaseGoneError(LookupError):
+    """The case a reply belongs to was deleted meanwhile."""
 
 
 class CasesNotCreatedError(RuntimeError):
@@ -84,13 +89,13 @@ class MailboxWatcher:
     metrics: OperatorMetrics
     _executor: ThreadPoolExecutor = field(init=False)
     _session: MailboxSession | None = None
+    _failures: int = 0
     _opened: dict[str, dict[str, dt.datetime]] = field(default_factory=lambda: defaultdict(dict))
 
     def __post_init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"intake-{self.contract}")
 
     async def run(self) -> None:
-        failures = 0
         # The series exists from the start (0: never read), so a mailbox that never works goes stale too.
         self.metrics.intake_last_success.labels(contract=self.contract)
         self.metrics.intake_up.labels(contract=self.contract).set(0)
@@ -98,19 +103,14 @@ class MailboxWatcher:
             while True:
                 try:
                     await self._session_loop()
-                except (
-                    ImapError,
-                    SecretUnavailableError,
-                    CasesNotCreatedError,
-                    OSError,
-                    imaplib.IMAP4.error,
-                ) as e:
-                    failures += 1
-                    self._unhealthy(e)
-                    await self._call(self._close)
-                    await asyncio.sleep(min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS))
-                else:
-                    failures = 0
+                except RETRIED as error:
+                    self._unhealthy(error)
+                except Exception as error:  # never stop silently: report it, reconnect, try again
+                    log.exception("e-mail intake of %s failed", self.contract)
+                    self._unhealthy(error, REASON_FAILED)
+                self._failures += 1
+                await self._call(self._close)
+                await asyncio.sleep(min(RETRY_BASE_SECONDS * 2 ** (self._failures - 1), RETRY_MAX_SECONDS))
         finally:
             for gauge in (self.metrics.intake_last_success, self.metrics.intake_up):
                 with contextlib.suppress(KeyError):  # a deleted contract's mailbox is not stale
@@ -121,6 +121,7 @@ class MailboxWatcher:
 
     async def _session_loop(self) -> None:
         session = await self._call(self._open)
+        self._failures = 0  # connected: the next outage starts with a short backoff again
         poll = self._poll_seconds()
         mode = REASON_WATCHING if session.idle_supported else REASON_POLLING
         where = f"{self.intake.host}:{session.settings.port} folder {self.intake.folder}"
@@ -139,8 +140,8 @@ class MailboxWatcher:
     def _poll_seconds(self) -> float:
         return parse_duration(self.intake.poll_interval).total_seconds()
 
-    def _unhealthy(self, error: BaseException) -> None:
-        reason = getattr(error, "reason", None)
+    def _unhealthy(self, error: BaseException, reason: str | None = None) -> None:
+        reason = reason or getattr(error, "reason", None)
         if isinstance(error, SecretUnavailableError):
             reason = REASON_CREDENTIALS_UNAVAILABLE
         elif isinstance(error, CasesNotCreatedError):
@@ -209,7 +210,10 @@ class MailboxWatcher:
         if decision.outcome == Outcome.CASE_OPENED and decision.body is not None:
             return self._create(decision, message_id)
         if decision.outcome == Outcome.REPLY_ATTACHED and decision.case and decision.entry:
-            case = self._attach(decision.case, decision.entry)
+            try:
+                case = self._attach(decision.case, decision.entry)
+            except CaseGoneError as gone:
+                return Decision(Outcome.UNREADABLE, f"the reply's case {gone}")
             post_event(self.api, case, "Normal", "ReplyReceived", decision.message)
         return decision
 
@@ -240,28 +244,34 @@ class MailboxWatcher:
 
     def _attach(self, key: CaseKey, entry: ConversationEntry) -> dict[str, Any]:
         """Adds `entry` to the case's status.conversation once (by Message-ID), with optimistic locking."""
-        objects = client.CustomObjectsApi(self.api)
+        name = f"{key[0]}/{key[1]}"
         for _ in range(5):
-            case: dict[str, Any] = objects.get_namespaced_custom_object(
-                GROUP, VERSION, key[0], CASE_PLURAL, key[1]
-            )
-            conversation = list((case.get("status") or {}).get("conversation") or [])
-            if any(e.get("messageID") == entry.message_id for e in conversation):
-                return case
-            conversation = [*conversation, entry.to_json_dict()][-MAX_CONVERSATION:]
-            patch = {"metadata": {"resourceVersion": case["metadata"]["resourceVersion"]}}
-            patch["status"] = {"conversation": conversation}
             try:
-                updated: dict[str, Any] = objects.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, key[0], CASE_PLURAL, key[1], patch
-                )
-                return updated
+                return self._attach_once(key, entry)
             except ApiException as error:
-                if error.status != 409:
-                    raise CasesNotCreatedError(
-                        f"reply not recorded on {key[0]}/{key[1]}: {error.reason}"
-                    ) from error
-        raise CasesNotCreatedError(f"reply not recorded on {key[0]}/{key[1]}: the case keeps changing")
+                if error.status == 404:
+                    raise CaseGoneError(f"{name} was deleted") from error
+                if error.status != 409:  # 409: the case changed since we read it
+                    raise CasesNotCreatedError(f"reply not recorded on {name}: {error.reason}") from error
+        raise CasesNotCreatedError(f"reply not recorded on {name}: the case keeps changing")
+
+    def _attach_once(self, key: CaseKey, entry: ConversationEntry) -> dict[str, Any]:
+        objects = client.CustomObjectsApi(self.api)
+        case: dict[str, Any] = objects.get_namespaced_custom_object(
+            GROUP, VERSION, key[0], CASE_PLURAL, key[1]
+        )
+        conversation = list((case.get("status") or {}).get("conversation") or [])
+        if any(e.get("messageID") == entry.message_id for e in conversation):
+            return case
+        conversation = [*conversation, entry.to_json_dict()][-MAX_CONVERSATION:]
+        patch = {
+            "metadata": {"resourceVersion": case["metadata"]["resourceVersion"]},
+            "status": {"conversation": conversation},
+        }
+        updated: dict[str, Any] = objects.patch_namespaced_custom_object_status(
+            GROUP, VERSION, key[0], CASE_PLURAL, key[1], patch
+        )
+        return updated
 
     def _finish(
         self, session: MailboxSession, uid: str, contract: dict[str, Any], decision: Decision
