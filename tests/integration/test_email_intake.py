@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,30 +20,11 @@ from test_confirmation_email import SmtpServer
 from support_operator.api.v1alpha1 import CASE_PLURAL, GROUP, VERSION, EmailIntake
 from support_operator.intake.mail import parse_mail
 from support_operator.intake.plan import VIA_LABEL, case_body
-from support_operator.testing.controlplane import ControlPlaneError
-from support_operator.testing.imap import ImapServer, locate_imap_server
+from support_operator.testing.imap import ImapServer
 from support_operator.testing.wait import eventually
 
 OPERATOR_NAMESPACE = "support-operator"
 CUSTOMER = "petra.keller@acme.example"
-
-
-@pytest.fixture(scope="session")
-def imap_binary() -> object:
-    try:
-        return locate_imap_server()
-    except ControlPlaneError as error:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs the IMAP test server: {error}")
-        pytest.skip(f"no IMAP test server (needs Go to build hack/imap): {error}")
-
-
-@pytest.fixture
-def imap_server(imap_binary: object) -> Iterator[ImapServer]:
-    server = ImapServer(binary=imap_binary)  # type: ignore[arg-type]
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
