@@ -1,12 +1,14 @@
 // Command imap-server is the test harness's IMAP server: go-imap's in-memory server (imapmemserver) on a
-// loopback address with one user, authenticated by password (LOGIN, AUTHENTICATE PLAIN) or by an OAuth2
-// access token (AUTHENTICATE XOAUTH2), with IDLE and MOVE. Mail lives in memory only: a restart starts empty.
+// loopback address (plain, STARTTLS or implicit TLS) with one user, authenticated by password (LOGIN,
+// AUTHENTICATE PLAIN) or by an OAuth2 access token (AUTHENTICATE XOAUTH2), with IDLE and MOVE. Mail lives in
+// memory only: a restart starts empty.
 // It prints "listening on ADDR" once it accepts connections.
 package main
 
 import (
 	"bytes"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +29,9 @@ func main() {
 	password := flag.String("password", "", "the user's password")
 	token := flag.String("oauth-token", "", "OAuth2 access token accepted by AUTHENTICATE XOAUTH2 (optional)")
 	folders := flag.String("folders", "INBOX", "comma-separated folders to create at start")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate: enables STARTTLS (or implicit TLS with -tls)")
+	tlsKey := flag.String("tls-key", "", "PEM key of -tls-cert")
+	implicitTLS := flag.Bool("tls", false, "implicit TLS on the listening port (like 993) instead of STARTTLS")
 	debug := flag.Bool("debug", false, "print the protocol exchange")
 	flag.Parse()
 	if *password == "" {
@@ -51,7 +56,18 @@ func main() {
 			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapIdle: {}, imap.CapMove: {},
 			imap.CapUIDPlus: {}, imap.Cap("AUTH=PLAIN"): {}, imap.Cap("AUTH=XOAUTH2"): {},
 		},
-		InsecureAuth: true, // loopback only: the tests run the plain-text mode
+		InsecureAuth: *tlsCert == "", // loopback only: without a certificate the tests run plain text
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" {
+		pair, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			log.Fatalf("TLS key pair: %v", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		if !*implicitTLS {
+			options.TLSConfig = tlsConfig
+		}
 	}
 	if *debug {
 		options.DebugWriter = os.Stderr
@@ -59,6 +75,12 @@ func main() {
 	listener, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatalf("listen: %v", err)
+	}
+	if *implicitTLS {
+		if tlsConfig == nil {
+			log.Fatal("-tls needs -tls-cert and -tls-key")
+		}
+		listener = tls.NewListener(listener, tlsConfig)
 	}
 	fmt.Printf("listening on %s\n", listener.Addr())
 	if err := imapserver.New(options).Serve(listener); err != nil {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from test_email_intake import mail
@@ -13,6 +14,7 @@ from test_email_intake import mail
 from support_operator.api.v1alpha1 import ImapSecurity
 from support_operator.intake.imap import ImapError, ImapSettings, MailboxSession
 from support_operator.testing.imap import ImapServer
+from support_operator.testing.pki import CertificateAuthority
 
 
 @pytest.fixture
@@ -79,3 +81,33 @@ def test_idle_wakes_on_new_mail_and_polling_is_the_fallback(server: ImapServer) 
     assert 2 <= time.monotonic() - started < 10
     assert len(mailbox.uids()) == 2
     mailbox.close()
+
+
+@pytest.mark.parametrize("security", [ImapSecurity.STARTTLS, ImapSecurity.TLS])
+def test_tls_modes_verify_the_server_against_the_secrets_ca(
+    imap_binary: Path, tmp_path: Path, security: ImapSecurity
+) -> None:
+    authority = CertificateAuthority(tmp_path)
+    pair = authority.issue(tmp_path / "imap", "127.0.0.1", ip_addresses=("127.0.0.1",), server=True)
+    server = ImapServer(
+        binary=imap_binary,
+        security=security.value,
+        certificate=(pair.cert, pair.key),
+        ca_file=authority.cert_path,
+    ).start()
+    try:
+        settings = ImapSettings(
+            "127.0.0.1",
+            server.port,
+            security,
+            server.username,
+            server.password,
+            ca_bundle=authority.cert_path.read_text(),
+        )
+        MailboxSession(settings).close()
+        with pytest.raises(ImapError) as untrusted:  # the system trust store does not know the test CA
+            MailboxSession(ImapSettings(**{**settings.__dict__, "ca_bundle": None}))
+        assert untrusted.value.reason == "MailboxUnreachable"
+        assert "CERTIFICATE_VERIFY_FAILED" in str(untrusted.value)
+    finally:
+        server.stop()

@@ -35,6 +35,7 @@ class ImapSettings:
     username: str
     password: str | None = None
     access_token: str | None = None  # OAuth2: AUTHENTICATE XOAUTH2
+    ca_bundle: str | None = None  # PEM: a private CA instead of the system's trust store
     timeout: float = 30.0
 
     @classmethod
@@ -47,7 +48,9 @@ class ImapSettings:
                 f"Secret {name} needs the keys username and password (or accessToken)",
             )
         port = intake.port or (993 if intake.security == ImapSecurity.TLS else 143)
-        return cls(intake.host, port, intake.security, username, password, token)
+        return cls(
+            intake.host, port, intake.security, username, password, token, secret.get("ca.crt") or None
+        )
 
 
 def _text(data: object) -> str:
@@ -77,7 +80,7 @@ class MailboxSession:
 
     def _connect(self) -> imaplib.IMAP4:
         settings = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cadata=settings.ca_bundle)
         if settings.security == ImapSecurity.TLS:
             return imaplib.IMAP4_SSL(
                 settings.host, settings.port, ssl_context=context, timeout=settings.timeout

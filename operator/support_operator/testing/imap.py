@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import imaplib
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,9 @@ class ImapServer:
     password: str = "intake-secret"
     oauth_token: str = "oauth-access-token"
     port: int = 0
+    security: str = "none"  # none | starttls | tls (then `certificate` and `ca_file` are needed)
+    certificate: tuple[Path, Path] | None = None  # cert and key files for 127.0.0.1
+    ca_file: Path | None = None  # the CA that signed `certificate`, for the helpers' own connections
     binary: Path | None = None
     workdir: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
@@ -67,6 +71,11 @@ class ImapServer:
         self.port = self.port or free_port()
         self.workdir = self.workdir or Path(tempfile.mkdtemp(prefix="support-operator-imap-"))
         self._log = (self.workdir / "imap.log").open("ab")
+        tls = []
+        if self.security != "none":
+            assert self.certificate is not None, "TLS needs a certificate"
+            tls = [f"-tls-cert={self.certificate[0]}", f"-tls-key={self.certificate[1]}"]
+            tls += ["-tls"] if self.security == "tls" else []
         self._process = subprocess.Popen(
             [
                 str(self.binary),
@@ -75,6 +84,7 @@ class ImapServer:
                 f"-password={self.password}",
                 f"-oauth-token={self.oauth_token}",
                 f"-folders={','.join(FOLDERS)}",
+                *tls,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -107,7 +117,14 @@ class ImapServer:
         return (self.workdir / "imap.log").read_text(errors="replace")
 
     def client(self) -> imaplib.IMAP4:
-        connection = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        context = ssl.create_default_context(cafile=self.ca_file) if self.security != "none" else None
+        connection: imaplib.IMAP4
+        if self.security == "tls":
+            connection = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=context, timeout=10)
+        else:
+            connection = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+            if self.security == "starttls":
+                connection.starttls(ssl_context=context)
         connection.login(self.username, self.password)
         return connection
 

@@ -95,7 +95,8 @@ class EmailIntake(ApiModel):
     )
     credentials_secret_ref: SecretReference = Field(
         description="Secret in the operator's namespace with keys username and password, or username and "
-        "accessToken (an OAuth2 access token, used with AUTHENTICATE XOAUTH2)."
+        "accessToken (an OAuth2 access token, used with AUTHENTICATE XOAUTH2); optional ca.crt (PEM) "
+        "when the server's certificate is signed by a private CA."
     )
     folder: FolderName = Field(default="INBOX", description="Folder the operator reads.")
     processed_folder: FolderName = Field(
