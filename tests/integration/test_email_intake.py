@@ -374,3 +374,22 @@ def test_an_smtp_error_names_the_missing_secret(
         namespace, "no-mail", lambda c: (condition(c, "Confirmed") or {}).get("reason") == "EmailFailed"
     )
     assert f"Secret {OPERATOR_NAMESPACE}/no-such-smtp not found" in condition(case, "Confirmed")["message"]
+
+
+def test_an_html_mail_becomes_a_text_description_cut_with_a_note(intake: Intake) -> None:
+    intake.open()
+    message = EmailMessage()
+    message["From"] = f"Petra Keller <{CUSTOMER}>"
+    message["Subject"] = "Logs attached"
+    message["Message-ID"] = make_msgid(domain="acme.example")
+    lines = "".join(f"<p>line {n}: <b>error</b> in pod shop-{n}</p>" for n in range(1000))
+    message.set_content(
+        f"<html><head><style>p {{}}</style></head><body>{lines}</body></html>", subtype="html"
+    )
+    intake.imap.append(message.as_bytes())
+    (case,) = intake.wait_cases(1)
+    description = case["spec"]["description"]
+    assert description.startswith("line 0: error in pod shop-0\n\nline 1: error")
+    assert "<p>" not in description and "{}" not in description
+    assert len(description) <= 8000
+    assert description.endswith("the whole mail is in folder Processed of the intake mailbox]")
