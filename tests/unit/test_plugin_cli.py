@@ -63,6 +63,9 @@ class FakeCluster:
             raise ApiException(status=404, reason="Not Found")
         return copy.deepcopy(self.contracts[name])
 
+    def list_statements(self):
+        return []
+
     def list_contracts(self):
         if self.forbid_contracts:
             raise ApiException(status=403, reason="Forbidden")
