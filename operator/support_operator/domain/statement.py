@@ -242,7 +242,8 @@ def _adjustment(
     minutes = sum(e.minutes for e in entries)
     if minutes > 0:
         return _line(case, entries, split.get((case.uid, origin), {}), origin)
-    credit = -ledger.round_up(-minutes, increment)  # rounded in the customer's favour
+    # Rounded towards zero: the credit never exceeds what the corrected effort saves after rounding up.
+    credit = -((-minutes) // increment) * increment
     return Line(
         case.key, case.uid, case.category, tuple(e.id for e in entries), minutes, credit, 0, credit, origin
     )
