@@ -197,7 +197,7 @@ def test_a_late_claim_is_recorded_and_a_live_ack_observed(
         text = scrape(operator.metrics_url)
         family = "support_contract_case_reaction_evidence"
         wanted = [
-            f'{family}{{contract="{contract}",state="Met",evidence="{grade}"}} 1.0'
+            f'{family}{{contract="{contract}",evidence="{grade}",state="Met"}} 1.0'
             for grade in ("Observed", "Recorded")
         ]
         return text if all(w in text for w in wanted) else None
