@@ -22,7 +22,9 @@ from support_operator.api import v1alpha1 as api
 from support_operator.testing.wait import eventually
 
 Obj = dict[str, Any]
-CEL_INTERNALS = ("type conversion", "protobuf", "modulus by zero", "no such key", "no such overload", "<nil>")
+# The API server appends "<nil>: ... some validation rules were not checked" itself when a schema keyword
+# failed; that is its wording, not a rule of ours speaking CEL.
+CEL_INTERNALS = ("type conversion", "protobuf", "modulus by zero", "no such key", "no such overload")
 
 
 def refusal(call: Callable[[], Any]) -> str:
