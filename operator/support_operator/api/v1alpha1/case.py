@@ -356,7 +356,7 @@ class CaseBilling(ApiModel):
     """Where the case's effort stands in the contract's issued SupportStatements."""
 
     billed_entries: int = Field(default=0, ge=0, description="Effort entries in issued statements.")
-    statements: list[str] | None = Field(
+    statements: list[ObjectName] | None = Field(
         default=None,
         max_length=64,
         description="Names of the SupportStatements that bill this case's effort.",

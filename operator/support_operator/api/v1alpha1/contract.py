@@ -691,7 +691,7 @@ class SupportContractStatus(ApiModel):
         pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
         description="First month (YYYY-MM) the operator issues a SupportStatement for; set once.",
     )
-    statements: list[str] | None = Field(
+    statements: list[Annotated[str, StringConstraints(min_length=7, max_length=7)]] | None = Field(
         default=None,
         max_length=36,
         description="Months (YYYY-MM) with an issued SupportStatement, most recent last.",
