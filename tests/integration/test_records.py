@@ -42,30 +42,35 @@ def assert_our_words(message: str) -> None:
 # --- the bad inputs the issue lists --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        ({"access": {"scope": {"namespaces": ["x"]}, "tokenTTL": "forever"}}, "tokenTTL must be a duration"),
-        ({"access": {"scope": {"namespaces": ["x"]}, "tokenTTL": "5m"}}, "tokenTTL must be at least 10m"),
-        (
-            {"access": {"scope": {"namespaces": ["x"]}, "elevationMaxDuration": "long"}},
-            "elevationMaxDuration must be a duration",
-        ),
-        ({"billing": {"incrementMinutes": 0}}, "should be greater than or equal to 1"),
-        ({"billing": {"incrementMinutes": 7}}, "incrementMinutes must divide an hour"),
-        ({"records": {"acknowledgementTolerance": "a while"}}, "acknowledgementTolerance must be a duration"),
-        ({"records": {"retentionDays": -1}}, "should be greater than or equal to 0"),
-    ],
-    ids=[
-        "ttl-forever",
-        "ttl-short",
-        "elevation-word",
-        "increment-zero",
-        "increment-7",
-        "tolerance",
-        "retention",
-    ],
-)
+CONTRACT_REFUSALS = [
+    ({"access": {"scope": {"namespaces": ["x"]}, "tokenTTL": "forever"}}, "tokenTTL must be a duration"),
+    ({"access": {"scope": {"namespaces": ["x"]}, "tokenTTL": "5m"}}, "tokenTTL must be at least 10m"),
+    (
+        {"access": {"scope": {"namespaces": ["x"]}, "elevationMaxDuration": "long"}},
+        "elevationMaxDuration must be a duration",
+    ),
+    ({"billing": {"incrementMinutes": 0}}, "should be greater than or equal to 1"),
+    ({"billing": {"incrementMinutes": 7}}, "incrementMinutes must divide an hour"),
+    ({"records": {"acknowledgementTolerance": "a while"}}, "acknowledgementTolerance must be a duration"),
+    ({"records": {"retentionDays": -1}}, "should be greater than or equal to 0"),
+    (
+        {"access": {"scope": {"namespaces": ["x"]}, "elevationMaxDuration": "0s"}},
+        "elevationMaxDuration must be longer than 0s",
+    ),
+]
+CONTRACT_REFUSAL_IDS = [
+    "ttl-forever",
+    "ttl-short",
+    "elevation-word",
+    "increment-zero",
+    "increment-7",
+    "tolerance",
+    "retention",
+    "elevation-zero",
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), CONTRACT_REFUSALS, ids=CONTRACT_REFUSAL_IDS)
 def test_contract_refusals_read_like_the_others(resources: Resources, change: Obj, expected: str) -> None:
     message = refusal(lambda: resources.contract(**change))
     assert expected in message
