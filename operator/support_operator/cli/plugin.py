@@ -311,6 +311,7 @@ class QueueRow:
     reported_at: dt.datetime
     title: str
     zone: dt.tzinfo | None
+    evidence: str = ""  # Observed | Recorded once acknowledged
 
     def to_json(self) -> Obj:
         return {
@@ -326,6 +327,7 @@ class QueueRow:
             "businessSecondsLeft": int(self.left.total_seconds()) if self.left is not None else None,
             "reportedAt": _iso(self.reported_at),
             "title": self.title,
+            "evidence": self.evidence or None,
         }
 
 
@@ -380,6 +382,7 @@ def _queue_row(case: SupportCase, contract: SupportContract | None, now: dt.date
         reported_at=report_time(case),
         title=case.spec.title,
         zone=_zone(contract),
+        evidence=reaction.evidence.value if reaction and reaction.evidence else "",
     )
 
 
@@ -411,7 +414,7 @@ def render_queue(rows: Sequence[QueueRow], wide: bool, now: dt.datetime) -> str:
     """kubectl-style columns; cells carry ANSI colours that click strips when stdout is no terminal."""
     header = ["NAMESPACE", "NAME", "PRIORITY", "STATE", "REACTION", "DEADLINE", "LEFT"]
     if wide:
-        header += ["CONTRACT", "CATEGORY", "IMPACT", "AGE", "TITLE"]
+        header += ["EVIDENCE", "CONTRACT", "CATEGORY", "IMPACT", "AGE", "TITLE"]
     table = [header]
     for row in rows:
         local = row.deadline.astimezone(row.zone) if row.deadline and row.zone else row.deadline
@@ -419,7 +422,8 @@ def render_queue(rows: Sequence[QueueRow], wide: bool, now: dt.datetime) -> str:
         left = _short(row.left) if row.left is not None else {"Breached": "overdue"}.get(row.reaction, "-")
         cells = [row.namespace, row.name, row.priority, row.state, row.reaction, deadline, left]
         if wide:
-            cells += [row.contract, row.category, row.impact, _age(row.reported_at, now), row.title]
+            evidence = row.evidence or "-"
+            cells += [evidence, row.contract, row.category, row.impact, _age(row.reported_at, now), row.title]
         table.append(cells)
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = []
