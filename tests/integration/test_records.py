@@ -302,3 +302,25 @@ def test_an_issued_statement_cannot_be_edited_or_deleted(
         lambda: objects.delete_cluster_custom_object(api.GROUP, api.VERSION, api.STATEMENT_PLURAL, name)
     )
     assert f"SupportStatement {name} is an issued statement and cannot be deleted" in message
+
+
+def test_deleting_a_namespace_still_takes_its_cases(
+    control_plane: Any, resources: Resources, api_client: client.ApiClient
+) -> None:
+    """The case policy guards single deletes; a namespace being torn down is not kept alive by it."""
+    name = f"t-teardown-{now().strftime('%H%M%S')}"
+    control_plane.kubectl("create", "namespace", name)
+    contract = resources.contract()["metadata"]["name"]
+    entry = {"id": "e-1", "member": "anna", "date": now().date().isoformat(), "duration": "30m"}
+    resources.case(name, contract, reportedAt=iso(now()), effort=[entry])
+    control_plane.kubectl("delete", "namespace", name, "--wait=false")
+    core = client.CoreV1Api(api_client)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as error:
+            return error.status == 404
+        return False
+
+    eventually(gone, timeout=60, what=f"namespace {name} deleted")

@@ -4,6 +4,7 @@ deleted case changing nothing issued, due months in the contract's time zone; ac
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,3 +241,12 @@ def test_case_billing_releases_a_closed_case_once_all_effort_is_billed_and_reten
     unbilled = billing.case_billing(closed, kept, [], issued_at)
     assert unbilled.billing is not None and unbilled.billing.billed_entries == 0
     assert billing.case_billing(support_case(), kept, [statement], issued_at).billing is None
+
+
+def test_the_operator_may_create_statements_but_never_change_or_delete_them() -> None:
+    import yaml
+
+    rbac = Path(__file__).resolve().parents[2] / "deploy" / "base" / "rbac" / "operator.yaml"
+    role = next(d for d in yaml.safe_load_all(rbac.read_text()) if d["kind"] == "ClusterRole")
+    verbs = {v for r in role["rules"] if "supportstatements" in r["resources"] for v in r["verbs"]}
+    assert verbs == {"get", "list", "watch", "create"}
