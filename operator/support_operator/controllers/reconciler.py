@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 CaseKey = tuple[str, str]  # namespace, name
 MAIL_RETRY_BASE = 5.0
 MAIL_RETRY_MAX = 300.0
+STATEMENT_FAILED = "StatementFailed"
 
 
 def _now() -> dt.datetime:
@@ -243,8 +244,8 @@ class Reconciler:
         plan = contract_logic.plan_contract(
             contract, self.platform, self._open_cases(name), now, cases, access
         )
-        status = await self._issue_statements(contract, cases, plan.status, now)
-        await self._write_status(obj, CONTRACT_PLURAL, status.to_json_dict(), plan.events)
+        status, failed = await self._issue_statements(contract, cases, plan.status, now)
+        await self._write_status(obj, CONTRACT_PLURAL, status.to_json_dict(), [*plan.events, *failed])
         if plan.recheck_at is not None:
             self.contract_queue.add_at(name, plan.recheck_at)
         self.contract_queue.add_at(name, billing.next_boundary(contract, now))
@@ -285,24 +286,34 @@ class Reconciler:
         cases: list[SupportCase],
         status: SupportContractStatus,
         now: dt.datetime,
-    ) -> SupportContractStatus:
+    ) -> tuple[SupportContractStatus, list[EventNote]]:
         """Issues the statement of every month that has ended (once: a create that finds it exists reads
-        it back), and fills the contract's history from the issued statements."""
+        it back), and fills the contract's history from the issued statements. A statement the API server
+        refuses is reported as a Warning Event and tried again in 5 minutes."""
         name = contract.metadata.name
         if contract.metadata.uid is not None and status.billing_since is None:
             status = status.model_copy(update={"billing_since": billing.billing_since(contract, now)})
         current = contract.model_copy(update={"status": status})
+        failed: list[EventNote] = []
         for month in billing.due_months(current, self.statement_book.of(name), now):
             body = billing.build_statement(current, cases, self.statement_book.of(name), month, now)
-            created = await asyncio.to_thread(self._create_statement, body)
+            try:
+                created = await asyncio.to_thread(self._create_statement, body)
+            except ApiException as error:
+                self.metrics.reconcile_errors.labels(kind="statement").inc()
+                self.contract_queue.add_after(name, 300)
+                message = f"SupportStatement of {month} not issued: {error.status} {error.reason}; retrying"
+                failed.append(EventNote("Warning", STATEMENT_FAILED, message))
+                break  # months are issued in order: a later one needs this one first
             self.statement_book.observe(None, created)
         issued = self.statement_book.of(name)
-        return status.model_copy(
+        history = status.model_copy(
             update={
                 "months": billing.months_status(issued, status.months, ledger_logic.MAX_MONTHS),
                 "statements": [s.spec.month for s in issued][-ledger_logic.MAX_MONTHS :] or None,
             }
         )
+        return history, failed
 
     def _create_statement(self, body: dict[str, Any]) -> dict[str, Any]:
         objects = client.CustomObjectsApi(self.api)
