@@ -72,7 +72,7 @@ def image(buildah: Buildah, pytestconfig: pytest.Config) -> BuiltImage:
     with capture.global_and_fixture_disabled():
         print(
             f"\nimage {built.name}: {uncompressed / 1e6:.0f} MB uncompressed, {compressed / 1e6:.0f} MB "
-            f"compressed; {how} in {built.seconds:.0f} s"
+            f"compressed; {how} in {built.seconds:.0f} s ({built.base_seconds:.0f} s of it: base image)"
         )
     return built
 
