@@ -87,12 +87,15 @@ def host_operator_stopped(operator: OperatorProcess) -> Iterator[None]:
 
 @pytest.fixture
 def deployment() -> Obj:
-    """The chart's Deployment, on free ports (several suites may share this machine)."""
+    """The chart's Deployment, on free ports (several suites may share this machine). One addition: the
+    container shares the host's network here, not a pod's, so its endpoints bind loopback only."""
     rendered = helm_template(
         f"--set=metrics.port={free_port()}", f"--set=healthPort={free_port()}",
         "--show-only=templates/deployment.yaml",
     ).stdout  # fmt: skip
     (found,) = documents(rendered)
+    (container,) = found["spec"]["template"]["spec"]["containers"]
+    container["env"].append({"name": "SUPPORT_OPERATOR_BIND_ADDRESS", "value": "127.0.0.1"})
     return found
 
 
