@@ -140,15 +140,24 @@ def pod(
     process = ContainerProcess(spec, tmp_path)
     process.start()
     try:
-        url = probe_url(deployment, "startupProbe")
-        eventually(lambda: answers(url) or not process.running(), timeout=120, what=f"startupProbe {url}")
-        assert process.running(), f"the container exited:\n{process.log_text()}"
+        wait_until_ready(process, deployment)
         yield process
     finally:
         process.stop()
         service.close()
         buildah("rm", container)
         print(f"container log:\n{process.log_text()[-6000:]}")
+
+
+def wait_until_ready(process: ContainerProcess, deployment: Obj) -> None:
+    """As the kubelet: the startupProbe, then the readinessProbe, each answered with 200."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "readinessProbe"):
+        if probe not in container:
+            continue
+        url = probe_url(deployment, probe)
+        eventually(lambda: answers(url) or not process.running(), timeout=120, what=f"{probe} {url}")  # noqa: B023
+        assert process.running(), f"the container exited:\n{process.log_text()}"
 
 
 def answers(url: str) -> str | None:

@@ -106,3 +106,9 @@ def test_paths_resolve_symlinks_inside_the_root(tmp_path: Path) -> None:
     (tmp_path / "etc").symlink_to("../../../..")  # escaping upwards stays in the root
     assert within(tmp_path, "/var/run/secrets/x") == tmp_path / "run" / "secrets" / "x"
     assert within(tmp_path, "/etc/hosts") == tmp_path / "hosts"
+
+
+def test_an_unsupported_downward_api_field_is_named() -> None:
+    field = {"name": "LIMIT", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory"}}}
+    with pytest.raises(ImageError, match=r"env LIMIT: .*resourceFieldRef.* is not supported here"):
+        container_spec(deployment(env=[field]), IMAGE, Path("/r"), POD)

@@ -144,7 +144,7 @@ def build_image(buildah: Buildah, repo: Path) -> BuiltImage:
         "bud", "--isolation=chroot", "--pull=never", f"--build-arg=PYTHON_IMAGE={BASE_IMAGE}",
         *trust_volumes(buildah.folder), f"--tag={name}", str(repo),
     )  # fmt: skip
-    partial = archive.with_suffix(".partial")
+    partial = archive.with_name(f"{archive.name}.{os.getpid()}.partial")
     buildah("push", "--quiet", name, f"oci-archive:{partial}:{name}")
     for stale in folder.glob("support-operator-*.oci.tar"):
         stale.unlink()
@@ -265,12 +265,11 @@ def container_spec(deployment: Obj, image: ImageConfig, rootfs: Path, pod: Pod) 
         raise ImageError("runAsNonRoot: the container would run as root")
     env = {**image.env, "HOSTNAME": pod.name}
     env |= {"KUBERNETES_SERVICE_HOST": pod.service_host, "KUBERNETES_SERVICE_PORT": str(pod.service_port)}
-    fields = {"metadata.name": pod.name, "metadata.namespace": pod.namespace}
     for variable in container.get("env", []):
         if "value" in variable:
             env[variable["name"]] = expand(variable["value"], env)
         else:
-            env[variable["name"]] = fields[variable["valueFrom"]["fieldRef"]["fieldPath"]]
+            env[variable["name"]] = downward_api(variable, pod, pod_spec)
     command = container.get("command") or image.entrypoint
     args = container.get("args") or (image.cmd if not container.get("command") else [])
     volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
@@ -291,6 +290,22 @@ def container_spec(deployment: Obj, image: ImageConfig, rootfs: Path, pod: Pod) 
         "read_only_root": bool(security.get("readOnlyRootFilesystem")),
         "mounts": mounts,
     }
+
+
+def downward_api(variable: Obj, pod: Pod, pod_spec: Obj) -> str:
+    """An env value from the pod's fields (valueFrom.fieldRef), as the kubelet fills them in."""
+    path = (variable["valueFrom"].get("fieldRef") or {}).get("fieldPath")
+    fields = {
+        "metadata.name": pod.name,
+        "metadata.namespace": pod.namespace,
+        "spec.serviceAccountName": pod_spec.get("serviceAccountName", "default"),
+        "spec.nodeName": "localhost",
+        "status.podIP": "127.0.0.1",
+        "status.hostIP": "127.0.0.1",
+    }
+    if path not in fields:
+        raise ImageError(f"env {variable['name']}: {variable['valueFrom']} is not supported here")
+    return str(fields[path])
 
 
 def volume_mount(mount: Obj, volume: Obj) -> Obj:
