@@ -41,6 +41,31 @@ class OperatorMetrics:
             "1 on the replica holding the leader Lease (it alone reconciles and serves the SLA metrics).",
             registry=self.registry,
         )
+        self.intake_mails = Counter(
+            f"{PREFIX}_intake_mails",
+            "Mails read from a contract's intake mailbox, by what became of them (case_opened, "
+            "reply_attached, duplicate, unknown_sender, automated, rate_limited, unreadable).",
+            ["contract", "outcome"],
+            registry=self.registry,
+        )
+        self.intake_errors = Counter(
+            f"{PREFIX}_intake_errors",
+            "Failed mailbox sessions or mails that could not be handled yet, by condition reason.",
+            ["contract", "reason"],
+            registry=self.registry,
+        )
+        self.intake_last_success = Gauge(
+            f"{PREFIX}_intake_last_success_timestamp_seconds",
+            "When the intake mailbox was last read successfully (Unix time).",
+            ["contract"],
+            registry=self.registry,
+        )
+        self.intake_up = Gauge(
+            f"{PREFIX}_intake_mailbox_up",
+            "1 while the operator is connected to the contract's intake mailbox, else 0.",
+            ["contract"],
+            registry=self.registry,
+        )
         for kind in ("SupportContract", "SupportCase"):
             self.status_writes.labels(kind=kind)
         for kind in ("contract", "case"):

@@ -181,16 +181,6 @@ class OperatorProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def kill(self) -> None:
-        """SIGKILL, as the OOM killer or a node failure ends it: no cleanup, no Lease release."""
-        if self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-        if self._log is not None:
-            self._log.close()
-        self._process = None
-
     def stop(self, grace: float = 15.0) -> None:
         if self._process is not None:
             stop_process_group(self._process, grace)
@@ -212,6 +202,14 @@ class OperatorProcess:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         groups = tuple(int(g) for g in fields["Groups"].split())
         return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]), groups
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill: no cleanup handler runs, no Lease release."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self.stop()
 
     def restart(self) -> None:
         self.stop()
