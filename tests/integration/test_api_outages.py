@@ -37,8 +37,10 @@ def edit_and_time_until_observed(
 
 
 def no_permission_errors(process: OperatorProcess) -> None:
+    """The shipped RBAC lets Kopf list and watch CRDs (its resource discovery): no 403 on them."""
     log = process.log_text()
-    assert "customresourcedefinitions" not in log or "forbidden" not in log.lower(), log[-3000:]
+    refused = [line for line in log.splitlines() if "customresourcedefinitions" in line and "403" in line]
+    assert not refused, refused[:3]
     assert "Not enough permissions" not in log, log[-3000:]
 
 
