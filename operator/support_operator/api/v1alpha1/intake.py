@@ -15,6 +15,7 @@ from support_operator.api.v1alpha1.common import (
     EmailAddress,
     SecretReference,
     cel,
+    duration_rules,
     schema_extra,
 )
 
@@ -129,9 +130,7 @@ class EmailIntake(ApiModel):
     poll_interval: Duration = Field(
         default="60s",
         description="How often the folder is checked when the server has no IDLE, and the longest IDLE wait.",
-        json_schema_extra=schema_extra(
-            cel("duration(self) >= duration('5s')", "pollInterval must be at least 5s")
-        ),
+        json_schema_extra=duration_rules("pollInterval", at_least="5s"),
     )
     max_cases_per_sender_per_hour: int = Field(
         default=5,
