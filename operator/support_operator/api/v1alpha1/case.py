@@ -23,6 +23,7 @@ from support_operator.api.v1alpha1.common import (
     matching,
     schema_extra,
 )
+from support_operator.api.v1alpha1.diagnostics import DiagnosisStatus
 
 CASE_KIND: Final = "SupportCase"
 CASE_PLURAL = "supportcases"
@@ -353,6 +354,7 @@ class SupportCaseStatus(ApiModel):
     effort: EffortTotals | None = Field(default=None, description="Totals of the effort ledger.")
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
+    diagnosis: DiagnosisStatus | None = Field(default=None, description="Intake snapshot and its findings.")
 
 
 class SupportCase(ResourceModel):
