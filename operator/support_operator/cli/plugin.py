@@ -904,3 +904,10 @@ def report(ctx: click.Context, contract: str, month: str, output: str) -> None:
     ]
     result = statement(the_contract, cases, month)
     click.echo(render_markdown(the_contract, result) if output == "md" else render_csv(result), nl=False)
+
+
+# --- diagnostics: findings, snapshot, gather (cli/diagnostics.py) ----------------------------------------
+
+from support_operator.cli import diagnostics as _diagnostics  # noqa: E402  (it imports the helpers above)
+
+_diagnostics.register(main)

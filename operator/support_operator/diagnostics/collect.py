@@ -103,6 +103,7 @@ class Collector:
             "skipped": self.skipped,
             "redacted": self.redactor.report(),
             "rules": self.redactor.policy.describe(),
+            "keepConfigMapValues": sorted(self.redactor.policy.keep_config_map_values),
             "limits": {
                 "window": str(self.limits.window),
                 "maxItems": self.limits.max_items,

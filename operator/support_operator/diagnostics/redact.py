@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from support_operator.api.v1alpha1.diagnostics import DiagnosticsSpec
+from support_operator.api.v1alpha1.diagnostics import DiagnosticsSpec, RedactionRule
 
 REDACTED = "[redacted]"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -87,6 +87,19 @@ class RedactionPolicy:
                 else Rule(rule.name, key=compiled)
             )
         return cls(BUILTIN_RULES + tuple(custom), frozenset(spec.keep_config_map_values or ()))
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> RedactionPolicy:
+        """The policy an intake snapshot was taken with (its manifest records the rules), so that `gather`
+        redacts alike without reading the contract."""
+        builtin = {rule.name for rule in BUILTIN_RULES}
+        custom = [
+            RedactionRule.model_validate(rule)
+            for rule in manifest.get("rules") or []
+            if rule.get("name") not in builtin
+        ]
+        keep = manifest.get("keepConfigMapValues") or None
+        return cls.from_spec(DiagnosticsSpec(redaction=custom or None, keep_config_map_values=keep))
 
     def describe(self) -> list[dict[str, str]]:
         """The rules as the manifest records them (names and expressions: no values)."""
