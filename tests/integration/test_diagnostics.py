@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import test_confirmation_email as confirmation_tests
+import yaml
 from diagnostics_cluster import (
     OPENSHIFT_CRDS,
     Workloads,
@@ -27,7 +28,7 @@ from support_resources import Resources
 from test_confirmation_email import SmtpServer
 
 from support_operator.diagnostics.snapshot import decode_config_map
-from support_operator.testing.wait import eventually
+from support_operator.testing.wait import api_status, eventually
 
 VENV_BIN = Path(sys.executable).parent
 # The SMTP server and the mailing contract of the confirmation tests, as fixtures here too.
@@ -374,3 +375,88 @@ def test_the_confirmation_lists_the_top_findings_once(
     assert f"- Critical Node {node}: NodeNotReady" in body
     time.sleep(3)
     assert len(smtp_server.mailbox.for_case("mail-findings")) == 1
+
+
+def diagnosis_state(state: str):
+    return lambda obj: ((obj.get("status") or {}).get("diagnosis") or {}).get("state") == state
+
+
+@pytest.fixture
+def snapshots_refused(control_plane, api_client: client.ApiClient, namespace: str) -> Iterator[None]:
+    """A ValidatingAdmissionPolicy that refuses snapshot ConfigMaps in `namespace` (as a restrictive platform
+    policy might): the API server answers the operator's create with 403."""
+    name = f"refuse-snapshots-{namespace[-6:]}"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["configmaps"],
+                    }
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.metadata.labels) || "
+                    "!('support.puzzle.ch/snapshot' in object.metadata.labels)",
+                    "message": "snapshots are not allowed here",
+                    "reason": "Forbidden",
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+            },
+        },
+    }
+    documents = [policy, binding]
+    control_plane.kubectl("apply", "-f=-", input=yaml.safe_dump_all(documents))
+    probe = {"metadata": {"name": "probe", "labels": {"support.puzzle.ch/snapshot": "intake"}}}
+    core = client.CoreV1Api(api_client)
+    # The policy reaches the admission chain asynchronously: wait until a dry-run create is refused.
+    eventually(
+        lambda: api_status(lambda: core.create_namespaced_config_map(namespace, probe, dry_run="All")) == 403,
+        what="the policy refusing snapshot ConfigMaps",
+    )
+    yield
+    control_plane.kubectl("delete", "-f=-", "--ignore-not-found", input=yaml.safe_dump_all(documents))
+
+
+def test_a_snapshot_that_cannot_be_stored_fails_with_a_reason_not_a_silent_loop(
+    operator, snapshots_refused: None, resources: Resources, namespace: str
+) -> None:
+    contract = resources.contract()["metadata"]["name"]
+    resources.case(namespace, contract, name="no-room")
+    case = resources.wait_case(namespace, "no-room", diagnosis_state("Failed"), timeout=90)
+    assert case["status"]["diagnosis"]["message"].startswith("no snapshot taken after 3 attempts: 403")
+    assert any(e.reason == "SnapshotFailed" for e in resources.events_for(namespace, "no-room"))
+
+
+def test_an_invalid_redaction_rule_stops_the_snapshot_and_says_which(
+    operator, api_client: client.ApiClient, resources: Resources, namespace: str
+) -> None:
+    diagnostics = {"redaction": [{"name": "broken", "pattern": "(unclosed"}]}
+    contract = resources.contract(diagnostics=diagnostics)["metadata"]["name"]
+    resources.case(namespace, contract, name="bad-rule")
+    case = resources.wait_case(namespace, "bad-rule", diagnosis_state("Failed"), timeout=60)
+    assert (
+        "redaction rule broken: '(unclosed' is not a valid regular expression"
+        in case["status"]["diagnosis"]["message"]
+    )
+    assert not snapshot_config_maps(api_client, namespace)
+    assert any(e.reason == "InvalidRedactionRule" for e in resources.events_for(namespace, "bad-rule"))

@@ -47,6 +47,7 @@ SNAPSHOT_TAKEN = "SnapshotTaken"
 SNAPSHOT_FAILED = "SnapshotFailed"
 INVALID_REDACTION_RULE = "InvalidRedactionRule"
 MAIL_FINDINGS = 5
+MAX_ATTEMPTS = 3  # then status.diagnosis says Failed and why, instead of retrying silently
 
 
 def wants_snapshot(obj: Obj) -> bool:
@@ -64,6 +65,7 @@ class DiagnosticsWorker:
     _queue: WorkQueue[CaseKey] | None = None
     _done: dict[CaseKey, asyncio.Event] = field(default_factory=dict)
     _findings: dict[CaseKey, list[Obj]] = field(default_factory=dict)
+    _attempts: dict[CaseKey, int] = field(default_factory=dict)
 
     def start(self) -> None:
         self._queue = WorkQueue(self.take, workers=1, base_backoff=5.0)
@@ -82,6 +84,7 @@ class DiagnosticsWorker:
 
     def forget(self, key: CaseKey) -> None:
         self._done.pop(key, None)
+        self._attempts.pop(key, None)
         self._findings.pop(key, None)
 
     async def mail_findings(self, key: CaseKey, wait: float) -> tuple[str, ...]:
@@ -115,7 +118,17 @@ class DiagnosticsWorker:
             await self._patch(obj, {"state": "Failed", "message": message[:1024]})
             await asyncio.to_thread(post_event, self.api, obj, "Warning", INVALID_REDACTION_RULE, message)
             return self._finish(key, [])
-        document = await asyncio.to_thread(self._stored_or_new, obj, settings, policy)
+        try:
+            document = await asyncio.to_thread(self._stored_or_new, obj, settings, policy)
+        except ApiException as error:
+            self._attempts[key] = self._attempts.get(key, 0) + 1
+            if self._attempts[key] < MAX_ATTEMPTS:
+                raise  # the queue retries with backoff
+            message = f"no snapshot taken after {MAX_ATTEMPTS} attempts: {error.status} {error.reason}"
+            await self._patch(obj, {"state": "Failed", "message": message})
+            await asyncio.to_thread(post_event, self.api, obj, "Warning", SNAPSHOT_FAILED, message)
+            return self._finish(key, [])
+        self._attempts.pop(key, None)
         await self._patch(
             obj, _diagnosis(document, snapshot_name(obj["metadata"]["name"], obj["metadata"]["uid"]))
         )
