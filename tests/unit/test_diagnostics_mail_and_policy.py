@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import diagnostics_objects as rec
 from support_operator.api.v1alpha1.diagnostics import DiagnosticsSpec
 from support_operator.diagnostics import analyze
 from support_operator.diagnostics.redact import RedactionPolicy, Redactor
-from support_operator.diagnostics.worker import _diagnosis
+from support_operator.diagnostics.worker import DiagnosticsWorker, _diagnosis
 from support_operator.notify.confirmation import CaseConfirmation, render
 
 NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
@@ -83,3 +84,24 @@ def test_status_diagnosis_keeps_the_top_findings_and_notes_trimming() -> None:
     diagnosis = _diagnosis(document, "support-snapshot-x-1")
     assert (diagnosis["findingCount"], len(diagnosis["findings"]), diagnosis["trimmed"]) == (25, 20, True)
     assert diagnosis["message"] == "trimmed to the size limit: events; skipped: nodes (forbidden)"
+
+
+def test_mail_wait_counts_from_the_request_so_a_backlog_waits_once() -> None:
+    finding = analyze.finding("Critical", "Pod", "shop", "p", "OOMKilled", "x")
+
+    async def scenario() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        loop = asyncio.get_running_loop()
+        worker = DiagnosticsWorker(api=None, lookup=lambda _key: None)  # type: ignore[arg-type]
+        stale, fresh = ("shop", "old"), ("shop", "new")
+        for key, requested in ((stale, loop.time() - 100), (fresh, loop.time())):
+            worker._done[key] = asyncio.Event()
+            worker._requested[key] = requested
+        # Requested 100 s ago with a 30 s bound: no wait left (waiting 30 s per case would hit the guard).
+        none = await asyncio.wait_for(worker.mail_findings(stale, wait=30), 5)
+        loop.call_soon(worker._finish, fresh, [finding])
+        ready = await worker.mail_findings(fresh, wait=60)
+        return none, ready
+
+    none, ready = asyncio.run(scenario())
+    assert none == ()
+    assert ready == ("Critical Pod shop/p: OOMKilled - x",)

@@ -66,6 +66,7 @@ class DiagnosticsWorker:
     _done: dict[CaseKey, asyncio.Event] = field(default_factory=dict)
     _findings: dict[CaseKey, list[Obj]] = field(default_factory=dict)
     _attempts: dict[CaseKey, int] = field(default_factory=dict)
+    _requested: dict[CaseKey, float] = field(default_factory=dict)  # loop time of the request
 
     def start(self) -> None:
         self._queue = WorkQueue(self.take, workers=1, base_backoff=5.0)
@@ -80,20 +81,22 @@ class DiagnosticsWorker:
         if key in self._done or self._queue is None:
             return
         self._done[key] = asyncio.Event()
+        self._requested[key] = asyncio.get_running_loop().time()
         self._queue.add(key)
 
     def forget(self, key: CaseKey) -> None:
-        self._done.pop(key, None)
-        self._attempts.pop(key, None)
-        self._findings.pop(key, None)
+        for memory in (self._done, self._findings, self._attempts, self._requested):
+            memory.pop(key, None)
 
     async def mail_findings(self, key: CaseKey, wait: float) -> tuple[str, ...]:
-        """The top findings for the confirmation e-mail, waiting at most `wait` seconds for the snapshot;
-        none when it is not ready by then (the mail is never held longer)."""
+        """The top findings for the confirmation e-mail, waiting for the snapshot until `wait` seconds after
+        it was requested; none when it is not ready by then. Counting from the request bounds the delay of
+        a backlog (many new cases after a restart) by `wait` in all, not `wait` per case."""
         done = self._done.get(key)
-        if done is not None and not done.is_set() and wait > 0:
+        remaining = self._requested.get(key, 0.0) + wait - asyncio.get_running_loop().time()
+        if done is not None and not done.is_set() and remaining > 0:
             try:
-                await asyncio.wait_for(done.wait(), wait)
+                await asyncio.wait_for(done.wait(), remaining)
             except TimeoutError:
                 log.info("snapshot of %s/%s not ready within %.1f s: mail without findings", *key, wait)
         return tuple(analyze.headline(f) for f in self._findings.get(key, [])[:MAIL_FINDINGS])
