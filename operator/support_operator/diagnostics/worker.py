@@ -47,6 +47,7 @@ SNAPSHOT_TAKEN = "SnapshotTaken"
 SNAPSHOT_FAILED = "SnapshotFailed"
 INVALID_REDACTION_RULE = "InvalidRedactionRule"
 MAIL_FINDINGS = 5
+MAX_STORED_FINDINGS = 500  # the most severe; so that findings and manifest always fit the ConfigMap
 MAX_ATTEMPTS = 3  # then status.diagnosis says Failed and why, instead of retrying silently
 
 
@@ -150,7 +151,9 @@ class DiagnosticsWorker:
         limits = Limits(window=parse_duration(settings.window), total_timeout=self.collect_timeout)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         document = Collector(self.api, Redactor(policy), limits).snapshot(obj, now)
-        document["findings"] = analyze.analyze(document)
+        found = analyze.analyze(document)
+        document["findings"] = found[:MAX_STORED_FINDINGS]
+        document["manifest"]["findingsTotal"] = len(found)
         data, document = fit(document, settings.max_snapshot_bytes)
         try:
             client.CoreV1Api(self.api).create_namespaced_config_map(
@@ -238,6 +241,6 @@ def _diagnosis(document: Obj, name: str) -> Obj:
         "takenAt": document.get("takenAt"),
         "trimmed": bool(trimmed),
         "message": ("; ".join(notes) or "complete")[:1024],
-        "findingCount": len(findings),
+        "findingCount": document.get("manifest", {}).get("findingsTotal", len(findings)),
         "findings": findings[:MAX_STATUS_FINDINGS],
     }
