@@ -442,9 +442,10 @@ def test_a_snapshot_that_cannot_be_stored_fails_with_a_reason_not_a_silent_loop(
 ) -> None:
     contract = resources.contract()["metadata"]["name"]
     resources.case(namespace, contract, name="no-room")
-    case = resources.wait_case(namespace, "no-room", diagnosis_state("Failed"), timeout=90)
+    case = resources.wait_case(namespace, "no-room", diagnosis_state("Failed"), timeout=120)
     assert case["status"]["diagnosis"]["message"].startswith("no snapshot taken after 3 attempts: 403")
-    assert any(e.reason == "SnapshotFailed" for e in resources.events_for(namespace, "no-room"))
+    # The Event follows the status write.
+    eventually(lambda: any(e.reason == "SnapshotFailed" for e in resources.events_for(namespace, "no-room")))
 
 
 def test_an_invalid_redaction_rule_stops_the_snapshot_and_says_which(
@@ -459,4 +460,7 @@ def test_an_invalid_redaction_rule_stops_the_snapshot_and_says_which(
         in case["status"]["diagnosis"]["message"]
     )
     assert not snapshot_config_maps(api_client, namespace)
-    assert any(e.reason == "InvalidRedactionRule" for e in resources.events_for(namespace, "bad-rule"))
+    # The Event follows the status write.
+    eventually(
+        lambda: any(e.reason == "InvalidRedactionRule" for e in resources.events_for(namespace, "bad-rule"))
+    )

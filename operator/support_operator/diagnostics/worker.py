@@ -119,8 +119,8 @@ class DiagnosticsWorker:
             policy = RedactionPolicy.from_spec(settings)
         except RedactionRuleError as error:
             message = f"no snapshot taken: {error}; fix spec.diagnostics.redaction of the contract"
-            await self._patch(obj, {"state": "Failed", "message": message[:1024]})
             await asyncio.to_thread(post_event, self.api, obj, "Warning", INVALID_REDACTION_RULE, message)
+            await self._patch(obj, {"state": "Failed", "message": message[:1024]})
             return self._finish(key, [])
         try:
             document = await asyncio.to_thread(self._stored_or_new, obj, settings, policy)
@@ -129,8 +129,8 @@ class DiagnosticsWorker:
             if self._attempts[key] < MAX_ATTEMPTS:
                 raise  # the queue retries with backoff
             message = f"no snapshot taken after {MAX_ATTEMPTS} attempts: {error.status} {error.reason}"
-            await self._patch(obj, {"state": "Failed", "message": message})
             await asyncio.to_thread(post_event, self.api, obj, "Warning", SNAPSHOT_FAILED, message)
+            await self._patch(obj, {"state": "Failed", "message": message})
             return self._finish(key, [])
         self._attempts.pop(key, None)
         await self._patch(
