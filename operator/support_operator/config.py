@@ -17,6 +17,7 @@ class OperatorConfig:
     allowed_roles: tuple[str, ...] = DEFAULT_ALLOWED_ROLES
     smtp_timeout_seconds: float = 10.0
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
+    email_intake: bool = True  # read the mailboxes of contracts' spec.intake.email
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
     # How long the confirmation e-mail waits for the intake snapshot's findings (then it goes without).
     diagnostics_mail_wait_seconds: float = 5.0

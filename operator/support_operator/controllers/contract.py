@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from support_operator.api.v1alpha1 import (
     Condition,
@@ -18,7 +17,7 @@ from support_operator.api.v1alpha1 import (
     SupportContractStatus,
 )
 from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
-from support_operator.controllers.ledger import contract_ledger
+from support_operator.controllers.ledger import contract_ledger, zone_of
 from support_operator.controllers.policy import calendar_for, reaction_policy
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ def availability(contract: SupportContract, now: dt.datetime) -> Availability:
         reaction_policy(spec)
     except ValueError as error:
         return Availability(False, "InvalidCalendar", f"support hours cannot be used: {error}")
-    today = now.astimezone(ZoneInfo(spec.support_hours.time_zone)).date()
+    today = now.astimezone(zone_of(contract)).date()
     if spec.suspended:
         return Availability(False, "Suspended", "the contract is suspended (spec.suspended); cases wait")
     if spec.period is not None and today < spec.period.start:
@@ -95,7 +94,7 @@ def holidays(contract: SupportContract, now: dt.datetime) -> list[Holiday]:
 
 def _recheck_at(contract: SupportContract, now: dt.datetime) -> dt.datetime:
     """Next instant the status changes with no edit: period start or end, or New Year (holiday list)."""
-    zone = ZoneInfo(contract.spec.support_hours.time_zone)
+    zone = zone_of(contract)  # UTC for an unknown zone: Ready already says InvalidCalendar
     local_now = now.astimezone(zone)
     candidates = [dt.datetime(local_now.year + 1, 1, 1, tzinfo=zone)]
     period = contract.spec.period
@@ -113,9 +112,10 @@ def plan_contract(
     now: dt.datetime,
     cases: Sequence[SupportCase] | None = None,
     access: AccessResult | None = None,
+    intake: Desired | None = None,
 ) -> ContractPlan:
     """`cases` (the contract's SupportCases) adds the effort ledger and `access` what was provisioned;
-    None leaves those fields as they are."""
+    None leaves those fields as they are. `intake` is the e-mail intake's health (None: no mailbox)."""
     previous = contract.status or SupportContractStatus()
     generation = contract.metadata.generation
     usable = availability(contract, now)
@@ -124,6 +124,8 @@ def plan_contract(
         desired.append(access.condition)
     elif previous.conditions:  # keep a condition this reconcile did not evaluate
         desired += [_kept(c) for c in previous.conditions if c.type == "AccessProvisioned"]
+    if intake is not None:
+        desired.append(intake)
     conditions = merge_conditions(previous.conditions, desired, generation, now)
     record = _platform_record(contract, platform, previous.platform)
     ledger = contract_ledger(contract, cases, now) if cases is not None else None
