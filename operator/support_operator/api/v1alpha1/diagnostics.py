@@ -15,6 +15,7 @@ from support_operator.api.v1alpha1.common import (
     Duration,
     ObjectName,
     cel,
+    duration_rules,
     schema_extra,
 )
 
@@ -70,9 +71,7 @@ class DiagnosticsSpec(ApiModel):
     window: Duration = Field(
         default=DEFAULT_WINDOW,
         description="How far before the case's reportedAt Events are collected, e.g. 2h.",
-        json_schema_extra=schema_extra(
-            cel("duration(self) > duration('0s')", "window must be longer than 0s")
-        ),
+        json_schema_extra=duration_rules("window", longer_than="0s"),
     )
     max_snapshot_bytes: int = Field(
         default=DEFAULT_MAX_SNAPSHOT_BYTES,
