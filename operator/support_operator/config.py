@@ -19,4 +19,6 @@ class OperatorConfig:
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
     email_intake: bool = True  # read the mailboxes of contracts' spec.intake.email
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
+    # How long the confirmation e-mail waits for the intake snapshot's findings (then it goes without).
+    diagnostics_mail_wait_seconds: float = 5.0
     extra: dict[str, str] = field(default_factory=dict)

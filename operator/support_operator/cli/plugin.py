@@ -927,3 +927,10 @@ def report(ctx: click.Context, contract: str, month: str, output: str) -> None:
     reactions = report_view.reactions_markdown(report_view.running_reactions(the_contract, cases, month))
     note = "Not issued yet: computed from the SupportCases as they are now.\n"
     click.echo(render_markdown(the_contract, result) + "\n".join(reactions) + "\n\n" + note, nl=False)
+
+
+# --- diagnostics: findings, snapshot, gather (cli/diagnostics.py) ----------------------------------------
+
+from support_operator.cli import diagnostics as _diagnostics  # noqa: E402  (it imports the helpers above)
+
+_diagnostics.register(main)

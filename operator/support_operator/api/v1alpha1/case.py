@@ -24,6 +24,7 @@ from support_operator.api.v1alpha1.common import (
     matching,
     schema_extra,
 )
+from support_operator.api.v1alpha1.diagnostics import DiagnosisStatus
 
 CASE_KIND: Final = "SupportCase"
 CASE_PLURAL = "supportcases"
@@ -420,6 +421,7 @@ class SupportCaseStatus(ApiModel):
     )
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
+    diagnosis: DiagnosisStatus | None = Field(default=None, description="Intake snapshot and its findings.")
     billing: CaseBilling | None = Field(default=None, description="The case's effort in issued statements.")
 
 
