@@ -66,6 +66,7 @@ class ReportChannel(StrEnum):
     EMAIL = "Email"
     PORTAL = "Portal"
     KUBECTL = "Kubectl"
+    ALERT = "Alert"
 
 
 class CaseState(StrEnum):
@@ -247,7 +248,7 @@ class SupportCaseSpec(ApiModel):
         json_schema_extra=schema_extra(cel("self == oldSelf", "reportedAt is immutable")),
     )
     reported_via: ReportChannel = Field(
-        default=ReportChannel.KUBECTL, description="Phone, Email, Portal or Kubectl."
+        default=ReportChannel.KUBECTL, description="Phone, Email, Portal, Kubectl or Alert."
     )
     reporter: Reporter = Field(description="Who reported the case.")
     affected_namespaces: list[DnsLabel] | None = Field(
@@ -326,6 +327,23 @@ class EffortTotals(ApiModel):
 
 
 MAX_HISTORY = 20
+MAX_CONVERSATION = 50
+MAX_CONVERSATION_TEXT = 4096
+
+
+class ConversationEntry(ApiModel):
+    """A message about the case after it was opened: a reply by e-mail, an alert resolving."""
+
+    at: AwareDatetime = Field(description="When it was received or happened.")
+    from_: str = Field(alias="from", min_length=1, max_length=320, description="Sender or source.")
+    channel: ReportChannel = Field(description="Email, Alert, Phone, ...")
+    subject: str = Field(default="", max_length=998, description="Subject or one-line summary.")
+    message_id: str | None = Field(
+        default=None, max_length=998, description="Message-ID or other unique key; de-duplicates entries."
+    )
+    text: str | None = Field(
+        default=None, max_length=MAX_CONVERSATION_TEXT, description="The text, truncated where long."
+    )
 
 
 class SupportCaseStatus(ApiModel):
@@ -351,6 +369,9 @@ class SupportCaseStatus(ApiModel):
         default=None, max_length=MAX_HISTORY, description="Most recent transitions, oldest first."
     )
     effort: EffortTotals | None = Field(default=None, description="Totals of the effort ledger.")
+    conversation: list[ConversationEntry] | None = Field(
+        default=None, max_length=MAX_CONVERSATION, description="Most recent messages, oldest first."
+    )
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
 

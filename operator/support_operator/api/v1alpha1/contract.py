@@ -23,6 +23,7 @@ from support_operator.api.v1alpha1.common import (
     matching,
     schema_extra,
 )
+from support_operator.api.v1alpha1.intake import IntakeSpec
 
 CONTRACT_KIND: Final = "SupportContract"
 CONTRACT_PLURAL = "supportcontracts"
@@ -508,6 +509,9 @@ class SupportContractSpec(ApiModel):
         default=None, description="E-mail settings; omitted: no e-mails are sent."
     )
     period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
+    intake: IntakeSpec | None = Field(
+        default=None, description="Channels that open cases automatically (alerts, e-mail)."
+    )
     suspended: bool = Field(
         default=False, description="Suspends the contract: access is revoked and no new case is accepted."
     )
