@@ -18,4 +18,8 @@ class OperatorConfig:
     smtp_timeout_seconds: float = 10.0
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
+    alert_receiver_port: int = 0  # Alertmanager webhook receiver; 0: not served
+    alert_receiver_secret: str = (
+        "alert-receiver"  # Secret in `namespace` whose key `token` is the bearer token
+    )
     extra: dict[str, str] = field(default_factory=dict)

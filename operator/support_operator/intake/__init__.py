@@ -1,0 +1,1 @@
+"""Channels that open cases without anybody writing YAML: alerts (and e-mail)."""
