@@ -109,5 +109,6 @@ def render(confirmation: CaseConfirmation) -> EmailMessage:
     message["Message-ID"] = confirmation.message_id
     message["Date"] = format_datetime(confirmation.reported_at.astimezone(dt.UTC))
     message["Content-Language"] = language
+    message["Auto-Submitted"] = "auto-replied"  # RFC 3834: auto-responders must not answer it (no mail loops)
     message.set_content(_BODY[language].format(**fields))
     return message
