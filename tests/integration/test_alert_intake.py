@@ -1,5 +1,6 @@
-"""Alert intake through a real Alertmanager (built from its Go module), its webhook notifier and the operator's
-receiver, with real SMTP for the confirmations: an alert storm opens exactly the de-duplicated cases."""
+"""Alert intake through a real Alertmanager (built from its Go module), its webhook notifier and the
+operator's receiver, with real SMTP for the confirmations: an alert storm opens exactly the de-duplicated
+cases."""
 
 from __future__ import annotations
 
