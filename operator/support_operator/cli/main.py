@@ -87,7 +87,7 @@ def _operator_options(command: F) -> F:
             "--alert-receiver-port",
             envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_PORT",
             type=int,
-            default=0,
+            default=8082,
             show_default=True,
             help="Port of the Alertmanager webhook receiver (POST /alerts); 0: not served.",
         ),
