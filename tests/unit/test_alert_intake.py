@@ -235,3 +235,11 @@ def test_long_annotations_are_truncated_with_a_note() -> None:
 )
 def test_bearer_tokens(header: str | None, token: str | None, expected: bool) -> None:
     assert authorized(header, token) is expected
+
+
+def test_only_alerts_that_start_after_the_closing_open_a_follow_up() -> None:
+    [action] = planned(notification(alert(minutes=0), alert(minutes=30, instance="late")))
+    assert isinstance(action, alerts.OpenCase)
+    assert action.reopens(None)
+    assert not action.reopens(STARTED + dt.timedelta(minutes=45))  # all firing since before the closing
+    assert action.reopens(STARTED + dt.timedelta(minutes=15))  # one started after it

@@ -3,8 +3,8 @@
 
 One alert group (Alertmanager's `groupKey`) opens one case per matching contract. Its name is derived from a
 hash of contract and group key, so repeated notifications, a retried delivery or an operator restart find
-the same case instead of opening another; once that case is Closed, the group opens a follow-up case
-(`<name>-2`, ...).
+the same case instead of opening another; once that case is Closed, an alert of the group that starts after
+the closing opens a follow-up case (`<name>-2`, ...).
 """
 
 from __future__ import annotations
@@ -165,6 +165,12 @@ class OpenCase:
     group: str  # group_hash, also the case's alert-group label
     names: tuple[str, ...]  # names to try in order: the first that is missing or not Closed is the case
     body: dict[str, Any]  # the SupportCase without metadata.name
+    latest_start: dt.datetime  # the newest startsAt among the firing alerts
+
+    def reopens(self, closed_at: dt.datetime | None) -> bool:
+        """Whether this firing opens a follow-up to a case closed at `closed_at`: only alerts that started
+        after the closing do; those firing all along belong to the closed case."""
+        return closed_at is None or self.latest_start > closed_at
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,8 @@ def plan(notification: Notification, contracts: Iterable[SupportContract]) -> li
         firing = [(a, r) for a, r in matched if a.status == "firing"]
         if notification.status == "firing" and firing:
             body = case_body(name, intake, notification, firing, group)
-            actions.append(OpenCase(name, intake.namespace, group, names, body))
+            latest = max(a.starts_at for a, _ in firing)
+            actions.append(OpenCase(name, intake.namespace, group, names, body, latest))
         elif notification.status == "resolved":
             entry = resolution_entry(notification, [a for a, _ in matched])
             actions.append(RecordResolution(name, intake.namespace, group, names, entry))

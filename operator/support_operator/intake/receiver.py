@@ -8,6 +8,7 @@ recorded), so a failure is a 5xx that Alertmanager retries: nothing is lost, not
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hmac
 import json
 import logging
@@ -139,7 +140,7 @@ class AlertIntake:
                 if created is not None:
                     return f"{action.namespace}/{name}"
                 existing = self._get(action.namespace, name)  # lost a race: somebody created it meanwhile
-            if existing is not None and existing.get("spec", {}).get("state") != CaseState.CLOSED.value:
+            if existing is not None and not _closed_before(existing, action):
                 return f"{action.namespace}/{name}"
         raise ReceiverError(
             f"alert group of {action.contract} was closed {len(action.names)} times: no name left"
@@ -210,6 +211,14 @@ class AlertIntake:
                 return None
             raise ReceiverError(f"cannot read case {namespace}/{name}: {_message(error)}") from None
         return found
+
+
+def _closed_before(case: dict[str, Any], action: alerts.OpenCase) -> bool:
+    """Whether `case` is Closed and this firing is news to it (so it opens the next follow-up)."""
+    if case.get("spec", {}).get("state") != CaseState.CLOSED.value:
+        return False
+    closed_at = (case.get("status") or {}).get("closedAt")
+    return action.reopens(dt.datetime.fromisoformat(closed_at) if closed_at else None)
 
 
 def _message(error: ApiException) -> str:

@@ -93,6 +93,7 @@ class OperatorProcess:
                 f"--liveness-port={self.liveness_port}",
                 f"--metrics-port={self.metrics_port}",
                 f"--alert-receiver-port={self.alert_receiver_port}",
+                "--bind-address=127.0.0.1",  # test servers listen on loopback only
                 *self.extra_args,
             ],
             env=env,
