@@ -3,6 +3,7 @@ token (TokenRequest), against the real API server with the operator running."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import subprocess
@@ -14,7 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 from support_resources import Resources, ready
+
+from support_operator.access.provisioner import kubeconfig_secret_name
+from support_operator.testing.wait import eventually
 
 VENV_BIN = Path(sys.executable).parent
 ZURICH = ZoneInfo("Europe/Zurich")  # the sample contract's time zone
@@ -202,3 +207,58 @@ def test_open_refuses_what_cannot_become_a_case_and_writes_nothing(
         "support.puzzle.ch", "v1alpha1", namespace, "supportcases"
     )
     assert listed["items"] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 grants support identities `create` on SupportCases in their contract's scope; until it "
+    "is merged the provisioned identity may only read cases (strict: this fails once it passes, so the "
+    "marker goes with that merge)",
+)
+def test_a_supporter_opens_a_phone_case_with_the_provisioned_kubeconfig(
+    operator,
+    control_plane,
+    api_client: client.ApiClient,
+    resources: Resources,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    access = {
+        "mode": "Personal",
+        "scope": {"namespaces": [namespace]},
+        "baseRoles": ["support-readonly"],
+        "elevatedRole": "edit",
+        "elevationMaxDuration": "8h",
+        "tokenTTL": "1h",
+    }
+    contract = resources.contract(access=access)["metadata"]["name"]
+    secret = kubeconfig_secret_name(contract, "anna")
+
+    def kubeconfig() -> str | None:
+        try:
+            found = client.CoreV1Api(api_client).read_namespaced_secret(secret, "support-operator")
+        except ApiException:
+            return None
+        return base64.b64decode(found.data["kubeconfig"]).decode()
+
+    path = tmp_path / "anna"
+    path.write_text(eventually(kubeconfig, timeout=60, what=f"the kubeconfig Secret {secret}"))
+    opened = kubectl_support_as(
+        control_plane,
+        path,
+        "open",
+        "--contract",
+        contract,
+        "--title",
+        "Called about the shop",
+        "--impact",
+        "NonProduction",
+        "--reporter-name",
+        "Petra Keller",
+        "--email",
+        "petra.keller@acme.example",
+        "-n",
+        namespace,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert "priority P2, reaction by " in opened.stdout and "(Europe/Zurich)" in opened.stdout
