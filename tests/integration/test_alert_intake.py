@@ -276,3 +276,35 @@ def test_the_receiver_wants_the_bearer_token(
     assert post(url, body, f"Bearer {receiver_token}") == 200
     assert post(url, body, f"Bearer {receiver_token}") == 200  # the same group again: the same case
     assert len(alert_cases(resources, namespace)) == 1
+
+
+def test_a_case_that_cannot_be_opened_is_a_503_and_an_event_on_the_contract(
+    operator: OperatorProcess, receiver_token: str, resources: Resources, api_client: client.ApiClient
+) -> None:
+    intake = {
+        "alerts": {
+            "namespace": f"missing-{secrets.token_hex(3)}",
+            "reporter": {"name": "ACME operations", "email": "ops@acme.example"},
+            "rules": [{"matchers": [{"name": "severity", "value": "critical"}]}],
+        }
+    }
+    contract = resources.contract(intake=intake)["metadata"]["name"]
+    notification = {
+        "version": "4",
+        "groupKey": '{}:{alertname="StormA"}',
+        "status": "firing",
+        "alerts": [{**storm_alert("StormA", 1, dt.datetime.now(dt.UTC)), "status": "firing"}],
+    }
+    assert (
+        post(operator.alert_receiver_url, json.dumps(notification).encode(), f"Bearer {receiver_token}")
+        == 503
+    )
+
+    def warned() -> list:
+        events = client.CoreV1Api(api_client).list_namespaced_event(
+            "default", field_selector=f"involvedObject.name={contract}"
+        )
+        return [e for e in events.items if e.reason == "AlertIntakeFailed"]
+
+    [event] = eventually(warned, what="the AlertIntakeFailed Event")
+    assert event.type == "Warning" and "cannot open case" in event.message

@@ -26,7 +26,9 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
 from support_operator.api.v1alpha1 import (
+    API_VERSION,
     CASE_PLURAL,
+    CONTRACT_KIND,
     CONTRACT_PLURAL,
     GROUP,
     MAX_CONVERSATION,
@@ -42,6 +44,8 @@ PATH = "/alerts"
 MAX_BODY = 4 * 1024 * 1024  # Alertmanager sends at most max_alerts alerts; 4 MiB is thousands of them
 TOKEN_KEY = "token"
 TOKEN_CACHE_SECONDS = 10.0  # a rotated token is honoured within this long
+ALERT_INTAKE_FAILED = "AlertIntakeFailed"  # Event reason on the contract when a case cannot be opened
+ALERT_RESOLVED = "AlertResolved"  # Event reason on the case when its alert group resolved
 
 
 class ReceiverError(Exception):
@@ -155,9 +159,15 @@ class AlertIntake:
         except ApiException as error:
             if error.status == 409:
                 return None
-            raise ReceiverError(
-                f"cannot open case {action.namespace}/{name} for {action.contract}: {_message(error)}"
-            ) from None
+            message = f"cannot open case {action.namespace}/{name} for an alert group: {_message(error)}"
+            # Visible where the contract's owner looks; Alertmanager retries the notification meanwhile.
+            contract = {
+                "apiVersion": API_VERSION,
+                "kind": CONTRACT_KIND,
+                "metadata": {"name": action.contract},
+            }
+            post_event(self.api, contract, "Warning", ALERT_INTAKE_FAILED, message)
+            raise ReceiverError(message) from None
         self.metrics.cases_opened.inc()
         log.info("alert group %s opened case %s/%s", action.group[:12], action.namespace, name)
         return created
@@ -186,7 +196,7 @@ class AlertIntake:
                     raise ReceiverError(f"cannot record the resolution: {_message(error)}") from None
                 case = self._get(metadata["namespace"], metadata["name"])
                 continue
-            post_event(self.api, case, "Normal", "AlertResolved", action.entry.subject)
+            post_event(self.api, case, "Normal", ALERT_RESOLVED, action.entry.subject)
             return f"{metadata['namespace']}/{metadata['name']}"
         raise ReceiverError("cannot record the resolution: the case kept changing")
 
