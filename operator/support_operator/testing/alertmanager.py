@@ -86,6 +86,7 @@ class AlertmanagerServer:
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="support-operator-alertmanager-"))
             self._owns_workdir = True
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         config = self.workdir / "alertmanager.yml"
         config.write_text(yaml.safe_dump(self.config, sort_keys=False))
