@@ -113,3 +113,14 @@ def test_an_unknown_contract_is_an_error_before_anything_is_written(cluster: Int
     result = run("open", "--contract", "nope", "--title", "x", "--impact", "Production", *CALLER)
     assert result.exit_code == 1 and "SupportContract nope: not found" in result.output
     assert cluster.cases == {}
+
+
+def test_a_case_the_operator_does_not_track_says_why(cluster: IntakeCluster) -> None:
+    cluster.forbid_contracts = True  # this identity cannot check the contract itself
+    message = "SupportContract acme-prod does not exist; the case waits and is served once it appears"
+    cluster.status = {
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ContractNotFound", "message": message}]
+    }
+    result = run(*BASE, *CALLER, "--wait", "0")
+    assert result.exit_code == 1
+    assert f"shop/shop-503-abcde is not tracked: ContractNotFound: {message}" in result.output

@@ -129,7 +129,10 @@ def open_case(
     namespace, name = created["metadata"]["namespace"], created["metadata"]["name"]
     click.echo(f"{namespace}/{name} opened: reported by phone at {_local(reported, zone)}")
     status = _wait_for_status(cluster, namespace, name, wait)
-    if status is None:
+    if not (status.get("priority") and status.get("reaction")):
+        not_ready = _not_ready(status)
+        if not_ready:  # e.g. a contract this identity could not check: the operator says what is wrong
+            raise PluginError(f"{namespace}/{name} is not tracked: {not_ready}")
         click.echo(
             f"priority and reaction deadline: not computed by the operator yet (within {wait:g} s); "
             f"see `kubectl support queue -n {namespace}`"
@@ -223,17 +226,23 @@ def _local(instant: dt.datetime, zone: dt.tzinfo | None) -> str:
     return f"{instant.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')} ({name})"
 
 
-def _wait_for_status(cluster: Cluster, namespace: str, name: str, seconds: float) -> dict[str, Any] | None:
-    """The case's status once the operator has set priority and reaction, or None after `seconds`."""
+def _wait_for_status(cluster: Cluster, namespace: str, name: str, seconds: float) -> dict[str, Any]:
+    """The case's status once the operator has set priority and reaction, or as it is after `seconds`
+    (a Ready=False can be transient: the operator may not have seen a new contract yet)."""
     deadline = time.monotonic() + seconds
     while True:
         with api_errors(f"SupportCase {namespace}/{name}"):
-            status = cluster.get_case(namespace, name).get("status") or {}
-        if status.get("priority") and status.get("reaction"):
+            status: dict[str, Any] = cluster.get_case(namespace, name).get("status") or {}
+        if (status.get("priority") and status.get("reaction")) or time.monotonic() >= deadline:
             return status
-        if time.monotonic() >= deadline:
-            return None
         time.sleep(0.5)
+
+
+def _not_ready(status: dict[str, Any]) -> str | None:
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is None or ready.get("status") != "False":
+        return None
+    return f"{ready.get('reason')}: {ready.get('message')}"
 
 
 def register(group: click.Group) -> None:
