@@ -82,7 +82,7 @@ def alert_contract(
             "rules": [
                 {"matchers": [{"name": "severity", "value": "critical"}], "impact": "Production"},
                 {
-                    "matchers": [{"name": "severity", "value": "warn.*", "matchType": "=~"}],
+                    "matchers": [{"name": "severity", "value": "warn.*", "matchType": "Regex"}],
                     "impact": "NonProduction",
                 },
             ],

@@ -32,7 +32,7 @@ INTAKE = {
         {
             "matchers": [
                 {"name": "severity", "value": "warning"},
-                {"name": "namespace", "value": "shop-.*", "matchType": "=~"},
+                {"name": "namespace", "value": "shop-.*", "matchType": "Regex"},
             ],
             "impact": "NonProduction",
         },
@@ -85,15 +85,15 @@ def planned(body: dict[str, Any], *contracts: SupportContract) -> list[alerts.Ac
 @pytest.mark.parametrize(
     ("match_type", "value", "label", "expected"),
     [
-        ("=", "critical", "critical", True),
-        ("=", "critical", "warning", False),
-        ("!=", "critical", "warning", True),
-        ("=~", "crit.*", "critical", True),
-        ("=~", "crit", "critical", False),  # anchored at both ends, as in Alertmanager
-        ("=~", "a|critical", "critical", True),
-        ("!~", "warn.*", "critical", True),
-        ("=", "", None, True),  # a missing label is the empty string
-        ("=~", "(", "(", False),  # an expression that does not compile matches nothing
+        ("Equal", "critical", "critical", True),
+        ("Equal", "critical", "warning", False),
+        ("NotEqual", "critical", "warning", True),
+        ("Regex", "crit.*", "critical", True),
+        ("Regex", "crit", "critical", False),  # anchored at both ends, as in Alertmanager
+        ("Regex", "a|critical", "critical", True),
+        ("NotRegex", "warn.*", "critical", True),
+        ("Equal", "", None, True),  # a missing label is the empty string
+        ("Regex", "(", "(", False),  # an expression that does not compile matches nothing
     ],
 )
 def test_matchers_follow_alertmanager(match_type: str, value: str, label: str | None, expected: bool) -> None:

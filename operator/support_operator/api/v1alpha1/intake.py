@@ -20,13 +20,13 @@ LabelName = Annotated[str, StringConstraints(min_length=1, max_length=128, patte
 
 
 class MatchType(StrEnum):
-    """How a matcher compares a label, as in Alertmanager and AlertmanagerConfig: equal, not equal, regular
-    expression (anchored), negated regular expression."""
+    """How a matcher compares a label: Alertmanager's =, !=, =~ (regular expression, anchored) and !~,
+    spelled as words because a bare `=` is YAML 1.1's value tag and breaks YAML tools reading the CRD."""
 
-    EQUAL = "="
-    NOT_EQUAL = "!="
-    REGEX = "=~"
-    NOT_REGEX = "!~"
+    EQUAL = "Equal"
+    NOT_EQUAL = "NotEqual"
+    REGEX = "Regex"
+    NOT_REGEX = "NotRegex"
 
 
 class AlertMatcher(ApiModel):
@@ -35,7 +35,10 @@ class AlertMatcher(ApiModel):
 
     name: LabelName = Field(description="Label name, e.g. severity.")
     value: str = Field(default="", max_length=1024, description="Value or (for =~, !~) RE2 expression.")
-    match_type: MatchType = Field(default=MatchType.EQUAL, description="=, !=, =~ or !~.")
+    match_type: MatchType = Field(
+        default=MatchType.EQUAL,
+        description="Equal (=), NotEqual (!=), Regex (=~, anchored RE2) or NotRegex (!~).",
+    )
 
 
 class AlertRule(ApiModel):
