@@ -276,6 +276,15 @@ def test_the_receiver_wants_the_bearer_token(
     assert post(url, body, f"Bearer {receiver_token}") == 200
     assert post(url, body, f"Bearer {receiver_token}") == 200  # the same group again: the same case
     assert len(alert_cases(resources, namespace)) == 1
+    with urllib.request.urlopen(operator.metrics_url, timeout=10) as response:
+        scraped = response.read().decode()
+    counts = {
+        result: float(line.rsplit(" ", 1)[1])
+        for line in scraped.splitlines()
+        for result in ("unauthorized", "invalid", "accepted")
+        if line.startswith(f'support_operator_alert_notifications_total{{result="{result}"}}')
+    }
+    assert counts["unauthorized"] >= 3 and counts["invalid"] >= 1 and counts["accepted"] >= 2
 
 
 def test_a_case_that_cannot_be_opened_is_a_503_and_an_event_on_the_contract(
