@@ -317,3 +317,10 @@ def test_a_case_that_cannot_be_opened_is_a_503_and_an_event_on_the_contract(
 
     [event] = eventually(warned, what="the AlertIntakeFailed Event")
     assert event.type == "Warning" and "cannot open case" in event.message
+    # Alertmanager retries: still refused (nothing lost), but the Event is not repeated for every retry.
+    assert (
+        post(operator.alert_receiver_url, json.dumps(notification).encode(), f"Bearer {receiver_token}")
+        == 503
+    )
+    time.sleep(2)
+    assert len(warned()) == 1

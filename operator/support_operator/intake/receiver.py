@@ -45,6 +45,7 @@ MAX_BODY = 4 * 1024 * 1024  # Alertmanager sends at most max_alerts alerts; 4 Mi
 TOKEN_KEY = "token"
 TOKEN_CACHE_SECONDS = 10.0  # a rotated token is honoured within this long
 ALERT_INTAKE_FAILED = "AlertIntakeFailed"  # Event reason on the contract when a case cannot be opened
+WARNING_INTERVAL_SECONDS = 60.0
 ALERT_RESOLVED = "AlertResolved"  # Event reason on the case when its alert group resolved
 
 
@@ -108,6 +109,8 @@ class AlertIntake:
 
     api: client.ApiClient
     metrics: ReceiverMetrics
+    _warned: dict[str, float] = field(default_factory=dict)  # message -> when its Event was last posted
+    _warned_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def objects(self) -> client.CustomObjectsApi:
@@ -161,16 +164,22 @@ class AlertIntake:
                 return None
             message = f"cannot open case {action.namespace}/{name} for an alert group: {_message(error)}"
             # Visible where the contract's owner looks; Alertmanager retries the notification meanwhile.
-            contract = {
-                "apiVersion": API_VERSION,
-                "kind": CONTRACT_KIND,
-                "metadata": {"name": action.contract},
-            }
-            post_event(self.api, contract, "Warning", ALERT_INTAKE_FAILED, message)
+            self._warn(action.contract, message)
             raise ReceiverError(message) from None
         self.metrics.cases_opened.inc()
         log.info("alert group %s opened case %s/%s", action.group[:12], action.namespace, name)
         return created
+
+    def _warn(self, contract: str, message: str) -> None:
+        """A Warning Event on the contract, at most once a minute per message: Alertmanager's retries of
+        the same notification must not flood the Events."""
+        with self._warned_lock:
+            now = time.monotonic()
+            if now - self._warned.get(message, float("-inf")) < WARNING_INTERVAL_SECONDS:
+                return
+            self._warned[message] = now
+        obj = {"apiVersion": API_VERSION, "kind": CONTRACT_KIND, "metadata": {"name": contract}}
+        post_event(self.api, obj, "Warning", ALERT_INTAKE_FAILED, message)
 
     def _record(self, action: alerts.RecordResolution, attempts: int = 5) -> str | None:
         """Adds the entry to the group's open case (the last one that exists); none open: nothing."""
