@@ -233,9 +233,9 @@ def case_body(
         "reportedVia": ReportChannel.ALERT.value,
         "reporter": intake.reporter.to_json_dict(),
     }
-    affected = sorted({ns for a in alerts if _DNS_LABEL.match(ns := a.labels.get("namespace", ""))})
-    if affected:
-        spec["affectedNamespaces"] = affected[:32]
+    # No affectedNamespaces from the alerts' namespace labels: whoever writes alert rules would choose where
+    # the support team gets (elevated) access, past the tenant boundary that applies to people. The
+    # description lists the labels; the support team widens the case if it must.
     return {
         "apiVersion": API_VERSION,
         "kind": CASE_KIND,
