@@ -178,7 +178,7 @@ def test_a_resolved_group_records_an_entry_with_a_stable_key() -> None:
     [action] = planned(body)
     assert isinstance(action, alerts.RecordResolution)
     entry = action.entry.to_json_dict()
-    assert entry["channel"] == "Alert" and entry["from"] == "Alertmanager (support)"
+    assert entry["channel"] == "Alert" and entry["sender"] == "Alertmanager (support)"
     assert entry["at"] == "2026-11-23T15:05:00Z" and entry["subject"].startswith("Resolved: ")
     assert planned(body)[0].entry == action.entry  # type: ignore[union-attr]
     assert action.names == planned(notification(alert()))[0].names
@@ -187,13 +187,10 @@ def test_a_resolved_group_records_an_entry_with_a_stable_key() -> None:
 def test_conversation_entries_are_deduplicated_and_bounded() -> None:
     [action] = planned(notification(alert("resolved"), status="resolved"))
     assert isinstance(action, alerts.RecordResolution)
-    existing = [
-        {"at": "2026-11-01T00:00:00Z", "from": "x", "channel": "Email", "messageId": f"m{i}"}
-        for i in range(60)
-    ]
+    existing = [{"at": "2026-11-01T00:00:00Z", "sender": "x", "messageID": f"m{i}"} for i in range(60)]
     appended = alerts.append_entry(existing, action.entry, MAX_CONVERSATION)
     assert appended is not None and len(appended) == MAX_CONVERSATION
-    assert appended[-1]["messageId"] == action.entry.message_id and appended[0]["messageId"] == "m11"
+    assert appended[-1]["messageID"] == action.entry.message_id and appended[0]["messageID"] == "m31"
     assert alerts.append_entry(appended, action.entry, MAX_CONVERSATION) is None
 
 

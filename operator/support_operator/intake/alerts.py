@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from support_operator.api.v1alpha1 import (
     API_VERSION,
     CASE_KIND,
+    CONVERSATION_TEXT_LIMIT,
     GROUP,
     AlertIntake,
     AlertMatcher,
@@ -286,7 +287,7 @@ def _alert_line(alert: Alert) -> str:
 
 
 def resolution_entry(notification: Notification, alerts: Sequence[Alert]) -> ConversationEntry:
-    """The conversation entry of a resolved group; its messageId makes a repeated notification a no-op."""
+    """The conversation entry of a resolved group; its messageID makes a repeated notification a no-op."""
     ended = [a.ends_at for a in alerts if a.ends_at is not None and a.ends_at.year > 1]
     at = max(ended) if ended else max(a.starts_at for a in alerts)
     subject = f"Resolved: {title(notification, alerts)}"
@@ -299,11 +300,11 @@ def resolution_entry(notification: Notification, alerts: Sequence[Alert]) -> Con
     return ConversationEntry.model_validate(
         {
             "at": at,
-            "from": f"Alertmanager ({notification.receiver})" if notification.receiver else "Alertmanager",
+            "sender": f"Alertmanager ({notification.receiver})" if notification.receiver else "Alertmanager",
             "channel": ReportChannel.ALERT,
             "subject": _one_line(subject, 998),
-            "messageId": f"alert-resolved-{key}",
-            "text": _bounded(f"All alerts of the group resolved:\n{text}", 4096),
+            "messageID": f"alert-resolved-{key}",
+            "text": _bounded(f"All alerts of the group resolved:\n{text}", CONVERSATION_TEXT_LIMIT),
         }
     )
 
@@ -312,8 +313,8 @@ def append_entry(
     conversation: Sequence[Mapping[str, Any]], entry: ConversationEntry, limit: int
 ) -> list[dict[str, Any]] | None:
     """The conversation with `entry` appended (oldest dropped beyond `limit`), or None when an entry with
-    the same messageId is there already."""
-    if any(e.get("messageId") == entry.message_id for e in conversation):
+    the same messageID is there already."""
+    if any(e.get("messageID") == entry.message_id for e in conversation):
         return None
     kept = [dict(e) for e in conversation][-(limit - 1) :]
     return [*kept, entry.to_json_dict()]

@@ -327,22 +327,28 @@ class EffortTotals(ApiModel):
 
 
 MAX_HISTORY = 20
-MAX_CONVERSATION = 50
-MAX_CONVERSATION_TEXT = 4096
+MAX_CONVERSATION = 30
+CONVERSATION_TEXT_LIMIT = 2000
 
 
 class ConversationEntry(ApiModel):
-    """A message about the case after it was opened: a reply by e-mail, an alert resolving."""
+    """A message about the case after it was opened: a mail that reached the intake mailbox (a reply to our
+    confirmation, for example) or an alert group that resolved. The shape of the e-mail intake's entries
+    plus `channel`."""
 
-    at: AwareDatetime = Field(description="When it was received or happened.")
-    from_: str = Field(alias="from", min_length=1, max_length=320, description="Sender or source.")
-    channel: ReportChannel = Field(description="Email, Alert, Phone, ...")
-    subject: str = Field(default="", max_length=998, description="Subject or one-line summary.")
-    message_id: str | None = Field(
-        default=None, max_length=998, description="Message-ID or other unique key; de-duplicates entries."
+    at: AwareDatetime = Field(description="When it arrived (IMAP INTERNALDATE) or happened (alert endsAt).")
+    sender: str = Field(max_length=320, description="The mail's From address, or the Alertmanager receiver.")
+    subject: str = Field(default="", max_length=998, description="The mail's subject or a one-line summary.")
+    message_id: str = Field(
+        alias="messageID", max_length=998, description="The mail's Message-ID or another unique key."
     )
-    text: str | None = Field(
-        default=None, max_length=MAX_CONVERSATION_TEXT, description="The text, truncated where long."
+    text: str = Field(
+        default="",
+        max_length=CONVERSATION_TEXT_LIMIT + 100,
+        description="The text part, shortened; the whole mail stays in the processed folder.",
+    )
+    channel: ReportChannel | None = Field(
+        default=None, description="Email or Alert; omitted: Email (entries of the mailbox)."
     )
 
 
@@ -370,7 +376,9 @@ class SupportCaseStatus(ApiModel):
     )
     effort: EffortTotals | None = Field(default=None, description="Totals of the effort ledger.")
     conversation: list[ConversationEntry] | None = Field(
-        default=None, max_length=MAX_CONVERSATION, description="Most recent messages, oldest first."
+        default=None,
+        max_length=MAX_CONVERSATION,
+        description="Messages about the case (mails, resolved alerts), oldest first (the most recent ones).",
     )
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
