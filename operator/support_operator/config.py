@@ -17,6 +17,7 @@ class OperatorConfig:
     allowed_roles: tuple[str, ...] = DEFAULT_ALLOWED_ROLES
     smtp_timeout_seconds: float = 10.0
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
+    email_intake: bool = True  # read the mailboxes of contracts' spec.intake.email
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
     alert_receiver_port: int = 0  # Alertmanager webhook receiver; 0: not served
     alert_receiver_secret: str = (

@@ -43,6 +43,7 @@ from support_operator.api.v1alpha1.common import (
     ConditionStatus,
     ObjectMeta,
     ResourceModel,
+    SecretReference,
 )
 from support_operator.api.v1alpha1.contract import (
     CONTRACT_KIND,
@@ -76,7 +77,6 @@ from support_operator.api.v1alpha1.contract import (
     Pikett,
     PlatformRecord,
     ReactionTime,
-    SecretReference,
     SelectorOperator,
     SupportContract,
     SupportContractSpec,
@@ -93,8 +93,12 @@ from support_operator.api.v1alpha1.intake import (
     AlertIntake,
     AlertMatcher,
     AlertRule,
+    AllowedSenders,
+    EmailIntake,
+    ImapSecurity,
     IntakeSpec,
     MatchType,
+    SubjectKeyword,
 )
 
 __all__ = [
@@ -123,6 +127,7 @@ __all__ = [
     "AlertIntake",
     "AlertMatcher",
     "AlertRule",
+    "AllowedSenders",
     "ApiModel",
     "Billing",
     "BillingMode",
@@ -139,11 +144,13 @@ __all__ = [
     "Distribution",
     "EffortEntry",
     "EffortTotals",
+    "EmailIntake",
     "HistoryEntry",
     "Holiday",
     "HolidayCalendar",
     "IdentityKind",
     "IdentityStatus",
+    "ImapSecurity",
     "Impact",
     "IntakeSpec",
     "KnowledgeTransferRecord",
@@ -169,6 +176,7 @@ __all__ = [
     "ResourceModel",
     "SecretReference",
     "SelectorOperator",
+    "SubjectKeyword",
     "SupportCase",
     "SupportCaseSpec",
     "SupportCaseStatus",

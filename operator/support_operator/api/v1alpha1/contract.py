@@ -19,6 +19,7 @@ from support_operator.api.v1alpha1.common import (
     EmailAddress,
     ObjectName,
     ResourceModel,
+    SecretReference,
     cel,
     matching,
     schema_extra,
@@ -411,13 +412,6 @@ class KnowledgeTransferRecord(ApiModel):
     note: str | None = Field(default=None, max_length=1024, description="Free text.")
 
 
-class SecretReference(ApiModel):
-    """Reference to a Secret by namespace and name."""
-
-    name: ObjectName = Field(description="Name of the Secret.")
-    namespace: DnsLabel = Field(description="Namespace of the Secret.")
-
-
 class Notification(ApiModel):
     """E-mail settings: the confirmation of incoming cases and other notices."""
 
@@ -508,10 +502,10 @@ class SupportContractSpec(ApiModel):
     notification: Notification | None = Field(
         default=None, description="E-mail settings; omitted: no e-mails are sent."
     )
-    period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
     intake: IntakeSpec | None = Field(
-        default=None, description="Channels that open cases automatically (alerts, e-mail)."
+        default=None, description="How cases come in besides YAML: a mailbox, the platform's alerts."
     )
+    period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
     suspended: bool = Field(
         default=False, description="Suspends the contract: access is revoked and no new case is accepted."
     )
