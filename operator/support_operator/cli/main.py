@@ -83,6 +83,21 @@ def _operator_options(command: F) -> F:
             show_default=True,
             help="Upper bound of a contract's access.tokenTTL, e.g. 8h.",
         ),
+        click.option(
+            "--alert-receiver-port",
+            envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_PORT",
+            type=int,
+            default=8082,
+            show_default=True,
+            help="Port of the Alertmanager webhook receiver (POST /alerts); 0: not served.",
+        ),
+        click.option(
+            "--alert-receiver-secret",
+            envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_SECRET",
+            default="alert-receiver",
+            show_default=True,
+            help="Secret in the operator's namespace whose key `token` is the receiver's bearer token.",
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
     for option in reversed(options):
@@ -100,6 +115,8 @@ def _config(options: dict[str, Any]) -> OperatorConfig:
         api_server_url=options["api_server_url"],
         allowed_roles=tuple(options["allowed_roles"]),
         max_token_ttl_seconds=int(_duration(options["max_token_ttl"]).total_seconds()),
+        alert_receiver_port=options["alert_receiver_port"],
+        alert_receiver_secret=options["alert_receiver_secret"],
     )
 
 

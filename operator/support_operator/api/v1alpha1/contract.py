@@ -522,7 +522,7 @@ class SupportContractSpec(ApiModel):
         default=None, description="E-mail settings; omitted: no e-mails are sent."
     )
     intake: IntakeSpec | None = Field(
-        default=None, description="How cases come in besides YAML: a mailbox the operator reads."
+        default=None, description="How cases come in besides YAML: a mailbox, the platform's alerts."
     )
     period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
     suspended: bool = Field(
