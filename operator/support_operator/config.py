@@ -24,4 +24,10 @@ class OperatorConfig:
     lease_duration_seconds: float = 15.0
     renew_deadline_seconds: float = 10.0
     retry_period_seconds: float = 2.0
+    # How long the confirmation e-mail waits for the intake snapshot's findings (then it goes without).
+    diagnostics_mail_wait_seconds: float = 5.0
+    alert_receiver_port: int = 0  # Alertmanager webhook receiver; 0: not served
+    alert_receiver_secret: str = (
+        "alert-receiver"  # Secret in `namespace` whose key `token` is the bearer token
+    )
     extra: dict[str, str] = field(default_factory=dict)

@@ -31,6 +31,8 @@ def run_operator(config: OperatorConfig) -> None:
     # under 250 ms (prometheus-client formats every sample anew, over a second at that size).
     start_metrics_server(config.metrics_port, config.bind_address, controllers.registry())
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
+    if config.alert_receiver_port:
+        _start_alert_receiver(config)
     asyncio.run(_operate(config))
 
 
@@ -69,4 +71,20 @@ def _election(config: OperatorConfig) -> LeaderElection:
         retry_period=config.retry_period_seconds,
         on_started_leading=handlers.lead,
         on_stopped_leading=handlers.follow,
+    )
+
+
+def _start_alert_receiver(config: OperatorConfig) -> None:
+    from support_operator.intake.receiver import start_alert_receiver
+    from support_operator.kube.client import new_api_client
+
+    secret = (config.namespace, config.alert_receiver_secret)
+    start_alert_receiver(
+        config.alert_receiver_port, config.bind_address, new_api_client(), secret, controllers.registry()
+    )
+    log.info(
+        "Alertmanager webhook receiver on http://%s:%d/alerts (bearer token: Secret %s/%s, key token)",
+        config.bind_address,
+        config.alert_receiver_port,
+        *secret,
     )

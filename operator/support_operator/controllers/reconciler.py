@@ -43,6 +43,7 @@ from support_operator.controllers import ledger as ledger_logic
 from support_operator.controllers import statements as billing
 from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.workqueue import WorkQueue
+from support_operator.diagnostics.worker import DiagnosticsWorker, wants_snapshot
 from support_operator.domain import sla
 from support_operator.domain.queue import priority_class
 from support_operator.intake.supervisor import IntakeSupervisor
@@ -103,6 +104,7 @@ class Reconciler:
     _loading: bool = False  # the initial list is being stored
     _models: dict[CaseKey, tuple[str | None, SupportCase]] = field(default_factory=dict)
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
+    diagnostics: DiagnosticsWorker | None = None  # intake snapshots, in a queue of their own
     intake: IntakeSupervisor | None = None  # the contracts' intake mailboxes
     intake_conditions: dict[str, Desired] = field(default_factory=dict)  # contract -> EmailIntake
     statement_book: billing.StatementBook = field(default_factory=billing.StatementBook)
@@ -155,6 +157,8 @@ class Reconciler:
             self.intake = IntakeSupervisor(self.api, self.metrics, self)
             for name, obj in self.contracts.items():
                 self.intake.contract_changed(name, obj)
+        self.diagnostics = DiagnosticsWorker(self.api, self._case_and_contract)  # writes: leader only
+        self.diagnostics.start()
         for name in self.contracts:
             self.contract_queue.add(name)
         for key in self.cases:
@@ -168,6 +172,7 @@ class Reconciler:
         self.active = False
         await self.stop()
         self.intake = None
+        self.diagnostics = None
 
     async def stop(self) -> None:
         if self.intake is not None:
@@ -175,6 +180,8 @@ class Reconciler:
         for queue in (self._contract_queue, self._case_queue):
             if queue is not None:
                 await queue.stop()
+        if self.diagnostics is not None:
+            await self.diagnostics.stop()
 
     def _count_error(self, kind: str) -> Any:
         def count(_key: object, _error: BaseException) -> None:
@@ -240,6 +247,8 @@ class Reconciler:
             self._models.pop(key, None)
             self.case_queue.forget(key)
             self._case_spec_moved(previous, None)
+            if self.diagnostics is not None:
+                self.diagnostics.forget(key)
         else:
             self._store_case(obj)
             self.case_queue.add(key)
@@ -488,6 +497,8 @@ class Reconciler:
         availability = contract_logic.availability(contract, now) if contract else None
         position = self._queue_position(key, contract) if availability and availability.usable else None
         plan = case_logic.plan_case(case, contract, availability, position, None, now)
+        if self.diagnostics is not None and availability and availability.usable and wants_snapshot(obj):
+            self.diagnostics.request(key)  # before the mail, which may list its first findings
         view = billing.case_billing(case, contract, self.statement_book.of(contract_name), now)
         if case.status is not None and case.status.confirmation is not None:
             self._unrecorded_confirmations.pop(case.metadata.uid or "", None)  # recorded: nothing to keep
@@ -549,6 +560,7 @@ class Reconciler:
             reporter_name=case.spec.reporter.name,
             recipients=recipients,
             reply_to=notification.reply_to,
+            findings=await self._mail_findings(key),
             in_reply_to=case.metadata.annotations.get(MESSAGE_ID_ANNOTATION),
         )
         resending = case_logic.confirmation_sending(case) and key not in self._mail_failures
@@ -583,6 +595,17 @@ class Reconciler:
         """Only the leader writes; a write outside the API (SMTP) asks the fence itself."""
         if not self.may_write():
             raise NotLeaderError(f"not the leader: refusing to {what}")
+
+    async def _mail_findings(self, key: CaseKey) -> tuple[str, ...]:
+        if self.diagnostics is None:
+            return ()
+        return await self.diagnostics.mail_findings(key, self.config.diagnostics_mail_wait_seconds)
+
+    def _case_and_contract(self, key: CaseKey) -> tuple[dict[str, Any], SupportContract | None] | None:
+        obj = self.cases.get(key)
+        if obj is None:
+            return None
+        return obj, self._contract_model(obj.get("spec", {}).get("contractRef", {}).get("name", ""))
 
     def _smtp_settings(self, ref: Any) -> smtp.SmtpSettings:
         data = read_secret_data(self.api, ref.namespace, ref.name)  # errors name the Secret
