@@ -47,6 +47,22 @@ def status_writes(own: OwnPlane) -> list[tuple[dt.datetime, str, str]]:
     return sorted(writes)
 
 
+def settled(
+    resources: Resources, namespace: str, names: tuple[str, ...], quiet: float = 3.0
+) -> dict[str, str]:
+    """The cases' resourceVersions once the leader has finished with them (intake snapshots, billing): none
+    changed for `quiet` seconds. What the old leader left unfinished is the new one's to do."""
+    started, last, since = time.monotonic(), None, time.monotonic()
+    while True:
+        now = {n: resources.get_case(namespace, n)["metadata"]["resourceVersion"] for n in names}
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return now
+        assert time.monotonic() - started < 60, "the cases never settled"
+        time.sleep(0.2)
+
+
 def metric(process: OperatorProcess, name: str) -> float:
     with urllib.request.urlopen(process.metrics_url, timeout=5) as response:
         for line in response.read().decode().splitlines():
@@ -120,9 +136,7 @@ def test_the_standby_takes_over_after_the_leader_is_killed_and_nothing_is_writte
         )
         assert metric(second, 'support_operator_status_writes_total{kind="SupportCase"}') == 0
         assert "support_operator_case_" not in urllib.request.urlopen(second.metrics_url).read().decode()
-        versions = {
-            n: resources.get_case(namespace, n)["metadata"]["resourceVersion"] for n in ("one", "two")
-        }
+        versions = settled(resources, namespace, ("one", "two"))
         transitions = lease(own_plane.admin).lease_transitions or 0
 
         first.kill()
