@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint unit integration controlplane prometheus alertmanager tools bench constraints clean
+.PHONY: run test lint unit integration controlplane prometheus alertmanager tools bench chaos constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
@@ -50,9 +50,15 @@ integration: $(STAMP) controlplane
 test: $(STAMP) controlplane prometheus alertmanager tools lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) controlplane
 	$(BIN)/python tests/bench/bench_sla.py
 	$(BIN)/python tests/bench/bench_metrics.py
+	$(BIN)/python tests/bench/bench_startup.py
+
+# The long chaos run (tests/chaos/chaos.py): SIGKILLs, API server and etcd restarts, a leader kill, then the
+# invariants; prints the figures the README quotes. A two-minute run is part of `make test`.
+chaos: $(STAMP) controlplane
+	$(BIN)/python tests/chaos/chaos.py --duration 600 --cases 200 --kills 50 --apiserver-restarts 3 --etcd-restarts 1
 
 constraints: $(STAMP)
 	{ echo "# Every transitive Python dependency, pinned (pip install -c). Regenerate: make constraints"; \

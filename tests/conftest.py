@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client, config
 
 from support_operator.testing.controlplane import (
@@ -20,10 +19,9 @@ from support_operator.testing.controlplane import (
     LocalControlPlane,
     locate_binaries,
 )
+from support_operator.testing.install import install_crds
+from support_operator.testing.install import operator_kubeconfig as operator_kubeconfig_for
 from support_operator.testing.operator_process import ARBITRARY_UID, ROOT_GROUP, OperatorProcess
-
-REPO = Path(__file__).resolve().parents[1]
-CRD_DIR = REPO / "crds"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,25 +62,9 @@ def api_client(control_plane: LocalControlPlane | ExistingCluster) -> client.Api
 
 @pytest.fixture(scope="session")
 def crds(control_plane: LocalControlPlane | ExistingCluster) -> list[str]:
-    """Applies every CRD in crds/ (server-side, as GitOps tools do) and waits until each is Established."""
-    files = sorted(CRD_DIR.glob("*.yaml"))
-    if not files:
-        pytest.fail("crds/ holds no CRD manifests")
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={f}" for f in files])
-    crd_names = [f"crd/{yaml.safe_load(f.read_text())['metadata']['name']}" for f in files]
-    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *crd_names)
-    install_admission_policies(control_plane)
-    return crd_names
-
-
-ADMISSION_DIR = REPO / "deploy" / "base" / "admission"
-
-
-def install_admission_policies(control_plane: LocalControlPlane | ExistingCluster) -> None:
-    """Applies deploy/'s ValidatingAdmissionPolicies and bindings, as an install does with the CRDs."""
-    files = [f for f in sorted(ADMISSION_DIR.glob("*.yaml")) if f.name != "kustomization.yaml"]
-    if files:
-        control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={f}" for f in files])
+    """Applies every CRD in crds/ (server-side, as GitOps tools do), waits until each is Established, and
+    applies deploy/'s admission policies."""
+    return install_crds(control_plane)
 
 
 @pytest.fixture
@@ -97,10 +79,6 @@ def namespace(
     control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
-OPERATOR_NAMESPACE = "support-operator"
-DEPLOY = REPO / "deploy" / "base"
-
-
 @pytest.fixture(scope="session")
 def operator_kubeconfig(
     control_plane: LocalControlPlane | ExistingCluster,
@@ -109,28 +87,8 @@ def operator_kubeconfig(
 ) -> Path:
     """A kubeconfig holding a token of deploy/'s ServiceAccount: the operator runs with exactly the
     permissions we ship (deploy/base/rbac), not as cluster admin."""
-    manifests = [DEPLOY / "namespace.yaml", *sorted((DEPLOY / "rbac").glob("*.yaml"))]
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={m}" for m in manifests])
-    token = control_plane.kubectl(
-        "create", "token", "support-operator", f"--namespace={OPERATOR_NAMESPACE}", "--duration=24h"
-    ).stdout.strip()
-    admin = yaml.safe_load(control_plane.kubeconfig.read_text())
-    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])["context"]
-    cluster = next(c for c in admin["clusters"] if c["name"] == context["cluster"])
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "support-operator", "user": {"token": token}}],
-        "contexts": [
-            {"name": "operator", "context": {"cluster": cluster["name"], "user": "support-operator"}}
-        ],
-        "current-context": "operator",
-    }
     path = tmp_path_factory.mktemp("operator-identity") / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
+    return operator_kubeconfig_for(control_plane, control_plane.kubeconfig, path)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,11 @@ class OperatorConfig:
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
     email_intake: bool = True  # read the mailboxes of contracts' spec.intake.email
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
+    # Leader election on a Lease in `namespace` (kube/leader.py), controller-runtime's defaults.
+    leader_election: bool = True
+    lease_duration_seconds: float = 15.0
+    renew_deadline_seconds: float = 10.0
+    retry_period_seconds: float = 2.0
     # How long the confirmation e-mail waits for the intake snapshot's findings (then it goes without).
     diagnostics_mail_wait_seconds: float = 5.0
     alert_receiver_port: int = 0  # Alertmanager webhook receiver; 0: not served

@@ -1,17 +1,20 @@
-"""Starting the operator process: metrics endpoint, Kopf with our handlers, liveness probe."""
+"""Starting the operator process: health probes, metrics endpoint, leader election, Kopf with our handlers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import os
-import socket
 from typing import Any, cast
 
 import kopf
 
 from support_operator import controllers
 from support_operator.config import OperatorConfig
+from support_operator.kube.client import new_api_client, replica_identity
+from support_operator.kube.leader import LeaderElection
 from support_operator.observability.exposition import start_metrics_server
+from support_operator.observability.health import heartbeat, start_health_server
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +23,54 @@ def run_operator(config: OperatorConfig) -> None:
     """Blocks until SIGINT/SIGTERM. Watches the whole cluster: contracts are cluster-scoped and access
     scopes may name any namespace."""
     controllers.register(config)
+    from support_operator.controllers import handlers
+
+    # The probes answer before anything talks to the API server: liveness as soon as the loop runs.
+    start_health_server(config.liveness_port, config.bind_address, handlers.Runtime.health)
     # Our own exposition: label sets prepared once per object version keep a scrape of 10,000 open cases
     # under 250 ms (prometheus-client formats every sample anew, over a second at that size).
     start_metrics_server(config.metrics_port, config.bind_address, controllers.registry())
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
     if config.alert_receiver_port:
         _start_alert_receiver(config)
-    kopf.run(
-        identity=cast(Any, _identity()),
-        standalone=True,  # one replica with strategy Recreate: no peering objects needed
-        clusterwide=True,
-        liveness_endpoint=f"http://{config.bind_address}:{config.liveness_port}/healthz",
+    asyncio.run(_operate(config))
+
+
+async def _operate(config: OperatorConfig) -> None:
+    from support_operator.controllers import handlers
+
+    beating = asyncio.create_task(heartbeat(handlers.Runtime.health), name="heartbeat")
+    election = _election(config) if config.leader_election else None
+    campaign = asyncio.create_task(election.run(), name="leader-election") if election else None
+    if election is not None:
+        handlers.Runtime.leading = lambda: election.leading
+        handlers.Runtime.may_write = election.may_write
+    try:
+        await kopf.operator(
+            identity=cast(Any, replica_identity()),
+            standalone=True,  # Kopf's peering is no leader election: the Lease (kube/leader.py) is
+            clusterwide=True,
+        )
+    finally:
+        if election is not None and campaign is not None:
+            election.stop()  # releases the Lease, so a standby need not wait for it to expire
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(campaign, 5)
+        beating.cancel()
+
+
+def _election(config: OperatorConfig) -> LeaderElection:
+    from support_operator.controllers import handlers
+
+    return LeaderElection(
+        new_api_client(replica_identity()),
+        config.namespace,
+        replica_identity(),
+        lease_duration=config.lease_duration_seconds,
+        renew_deadline=config.renew_deadline_seconds,
+        retry_period=config.retry_period_seconds,
+        on_started_leading=handlers.lead,
+        on_stopped_leading=handlers.follow,
     )
 
 
@@ -48,9 +88,3 @@ def _start_alert_receiver(config: OperatorConfig) -> None:
         config.alert_receiver_port,
         *secret,
     )
-
-
-def _identity() -> str:
-    """Kopf names itself after the login user, which an arbitrary UID (OpenShift's restricted SCC) lacks in
-    /etc/passwd: prefer the pod name (POD_ID, set by our manifests), else UID and host."""
-    return os.environ.get("POD_ID") or f"support-operator-{os.getuid()}@{socket.gethostname()}"

@@ -84,9 +84,16 @@ def test_kustomization_includes_every_manifest_of_base() -> None:
         assert load(OVERLAYS / overlay / "kustomization.yaml")["resources"] == ["../../base"]
 
 
-def test_one_replica_recreate_and_the_image_entrypoint_flags_only() -> None:
+def test_two_replicas_spread_with_a_disruption_budget_and_the_image_entrypoint_flags_only() -> None:
     spec = deployment()["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2 and spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    anti = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    budget = load(BASE / "pdb.yaml")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
     assert "command" not in container(), "the image's ENTRYPOINT (support-operator run) must stay"
     assert all(arg.startswith("--") for arg in container()["args"])
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container()["env"]}
@@ -102,8 +109,10 @@ def test_ports_and_probes_match_the_image_and_the_cli() -> None:
     assert f"--metrics-port={ports['metrics']}" in container()["args"]
     assert f"--liveness-port={ports['healthz']}" in container()["args"]
     assert f"--alert-receiver-port={ports['alerts']}" in container()["args"]
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    # Liveness: the event loop runs; readiness: contracts and cases are loaded (observability/health.py).
+    for probe in ("startupProbe", "livenessProbe"):
         assert container()[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
+    assert container()["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
 
 
 def test_pod_security_is_restricted_with_a_read_only_root() -> None:

@@ -84,6 +84,14 @@ def _operator_options(command: F) -> F:
             help="Upper bound of a contract's access.tokenTTL, e.g. 8h.",
         ),
         click.option(
+            "--leader-election/--no-leader-election",
+            envvar="SUPPORT_OPERATOR_LEADER_ELECTION",
+            default=True,
+            show_default=True,
+            help="Take part in leader election on the Lease support-operator in --namespace; only the "
+            "leader reconciles (run two replicas for a warm standby).",
+        ),
+        click.option(
             "--alert-receiver-port",
             envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_PORT",
             type=int,
@@ -115,6 +123,7 @@ def _config(options: dict[str, Any]) -> OperatorConfig:
         api_server_url=options["api_server_url"],
         allowed_roles=tuple(options["allowed_roles"]),
         max_token_ttl_seconds=int(_duration(options["max_token_ttl"]).total_seconds()),
+        leader_election=options["leader_election"],
         alert_receiver_port=options["alert_receiver_port"],
         alert_receiver_secret=options["alert_receiver_secret"],
     )

@@ -163,6 +163,31 @@ def plan_case(
     return CasePlan(status, notes, recheck_at, wants_confirmation)
 
 
+REASON_EMAIL_SENDING = "EmailSending"
+
+
+def with_confirmation_sending(
+    status: SupportCaseStatus, message_id: str, now: dt.datetime
+) -> SupportCaseStatus:
+    """`status` with the intent to send recorded: Confirmed=Unknown/EmailSending, written before SMTP."""
+    sending = Desired(
+        "Confirmed", None, REASON_EMAIL_SENDING, f"sending confirmation {message_id}; recorded once accepted"
+    )
+    conditions = [
+        merge_conditions([c], [sending], c.observed_generation, now)[0] if c.type == "Confirmed" else c
+        for c in status.conditions or []
+    ]
+    return status.model_copy(update={"conditions": conditions})
+
+
+def confirmation_sending(case: SupportCase) -> bool:
+    """Whether an operator recorded the intent to send the confirmation but not that it was sent."""
+    status = case.status
+    if status is None or status.confirmation is not None:
+        return False
+    return any(c.type == "Confirmed" and c.reason == REASON_EMAIL_SENDING for c in status.conditions or [])
+
+
 def _effort(
     case: SupportCase, contract: SupportContract | None, previous: SupportCaseStatus
 ) -> EffortTotals | None:

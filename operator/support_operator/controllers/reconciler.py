@@ -8,7 +8,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes import client
@@ -49,7 +50,9 @@ from support_operator.intake.supervisor import IntakeSupervisor
 from support_operator.intake.threads import MESSAGE_ID_ANNOTATION
 from support_operator.intake.watcher import CONDITION as INTAKE_CONDITION
 from support_operator.intake.watcher import REASON_CONNECTING as INTAKE_CONNECTING
+from support_operator.kube.errors import is_transient
 from support_operator.kube.events import post_event
+from support_operator.kube.fencing import NotLeaderError
 from support_operator.kube.patch import merge_patch
 from support_operator.kube.secrets import read_secret_data
 from support_operator.notify import smtp
@@ -60,6 +63,7 @@ log = logging.getLogger(__name__)
 CaseKey = tuple[str, str]  # namespace, name
 MAIL_RETRY_BASE = 5.0
 MAIL_RETRY_MAX = 300.0
+REASON_CONFIRMATION_RESENT = "ConfirmationResent"
 STATEMENT_FAILED = "StatementFailed"
 
 
@@ -90,9 +94,14 @@ class Reconciler:
     cases: dict[CaseKey, dict[str, Any]] = field(default_factory=dict)
     _contract_queue: WorkQueue[str] | None = None
     _case_queue: WorkQueue[CaseKey] | None = None
-    _confirmed_uids: set[str] = field(default_factory=set)  # sent by this process: never twice
+    may_write: Callable[[], bool] = lambda: True  # the leader election's fence (runtime/leader.py)
+    # Case UID -> the confirmation SMTP accepted whose status write has not succeeded yet: recorded, never
+    # sent again by this process.
+    _unrecorded_confirmations: dict[str, ConfirmationStatus] = field(default_factory=dict)
     _mail_failures: dict[CaseKey, int] = field(default_factory=lambda: defaultdict(int))
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
+    active: bool = False  # reconciling (the leader), not only following the watch
+    _loading: bool = False  # the initial list is being stored
     _models: dict[CaseKey, tuple[str | None, SupportCase]] = field(default_factory=dict)
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
     diagnostics: DiagnosticsWorker | None = None  # intake snapshots, in a queue of their own
@@ -102,15 +111,19 @@ class Reconciler:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, activate: bool = True) -> None:
         """Loads every contract and case first, so that the first reconciles see the whole picture (queue
-        positions, open-case counts) and a restart writes nothing that has not changed."""
+        positions, open-case counts) and a restart writes nothing that has not changed. A standby loads
+        (activate=False) and starts reconciling when it becomes the leader."""
         self._contract_queue = WorkQueue(
-            self.reconcile_contract, workers=1, on_error=self._count_error("contract")
+            self.reconcile_contract,
+            workers=1,
+            on_error=self._count_error("contract"),
+            is_transient=retry_soon,
         )
-        self._case_queue = WorkQueue(self.reconcile_case, workers=2, on_error=self._count_error("case"))
-        if self.config.email_intake:
-            self.intake = IntakeSupervisor(self.api, self.metrics, self)
+        self._case_queue = WorkQueue(
+            self.reconcile_case, workers=2, on_error=self._count_error("case"), is_transient=retry_soon
+        )
         objects = client.CustomObjectsApi(self.api)
         contracts = await asyncio.to_thread(
             objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL
@@ -124,16 +137,42 @@ class Reconciler:
         if self.provisioner is not None:
             listed = await asyncio.to_thread(client.CoreV1Api(self.api).list_namespace)
             self.namespaces = {n.metadata.name: dict(n.metadata.labels or {}) for n in listed.items}
+        self._loading = True  # activate() queues every object: no neighbour re-queues (n² with n cases)
         for contract in contracts.get("items", []):
             self.observe_contract(
                 None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportContract", **contract}
             )
         for case in cases.get("items", []):
             self.observe_case(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportCase", **case})
-        self.diagnostics = DiagnosticsWorker(self.api, self._case_and_contract)
+        self._loading = False
+        if activate:
+            self.activate()
+
+    def activate(self) -> None:
+        """Starts reconciling (this replica leads): every object once, then as events and timers ask."""
+        if self.active:
+            return
+        self.active = True
+        if self.config.email_intake:  # the leader alone reads the intake mailboxes (it creates cases)
+            self.intake = IntakeSupervisor(self.api, self.metrics, self)
+            for name, obj in self.contracts.items():
+                self.intake.contract_changed(name, obj)
+        self.diagnostics = DiagnosticsWorker(self.api, self._case_and_contract)  # writes: leader only
         self.diagnostics.start()
-        self._contract_queue.start()
-        self._case_queue.start()
+        for name in self.contracts:
+            self.contract_queue.add(name)
+        for key in self.cases:
+            self.case_queue.add(key)
+        self.contract_queue.start()
+        self.case_queue.start()
+
+    async def deactivate(self) -> None:
+        """Stops reconciling (leadership lost); the objects stay loaded and keep following the watch, so
+        that taking over again starts from a warm cache."""
+        self.active = False
+        await self.stop()
+        self.intake = None
+        self.diagnostics = None
 
     async def stop(self) -> None:
         if self.intake is not None:
@@ -189,10 +228,7 @@ class Reconciler:
             if self.provisioner is not None:  # the garbage collector would too; this is faster
                 self._background(asyncio.to_thread(self.provisioner.revoke, name))
             return
-        if _newer(obj, self.contracts.get(name)):
-            if obj.get("spec") != (self.contracts.get(name) or {}).get("spec"):
-                self._positions.pop(name, None)  # deadlines follow the contract's calendar
-            self.contracts[name] = obj
+        self._store_contract(obj)
         self.contract_queue.add(name)
         if not known:  # cases that waited for this contract
             self._requeue_cases_of(name)
@@ -206,19 +242,37 @@ class Reconciler:
 
     def observe_case(self, event_type: str | None, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
-        previous = self.cases.get(key)
-        before, inputs_before = _queue_facts(previous), _contract_inputs(previous)
         if event_type == "DELETED":
-            self.cases.pop(key, None)
+            previous = self.cases.pop(key, None)
             self._models.pop(key, None)
             self.case_queue.forget(key)
+            self._case_spec_moved(previous, None)
             if self.diagnostics is not None:
                 self.diagnostics.forget(key)
         else:
-            if _newer(obj, self.cases.get(key)):
-                self.cases[key] = obj
+            self._store_case(obj)
             self.case_queue.add(key)
-        after = _queue_facts(self.cases.get(key))
+
+    # -- the one way objects enter the store ---------------------------------------------------------------
+    # Watch events, list results and the responses to our own status patches all carry the object at some
+    # resourceVersion; whichever arrives first is stored, and what its spec changed is acted on right then,
+    # by comparing it with the version it replaces. A patch response that already carries a user's spec edit
+    # (the edit landed while our patch was in flight) therefore moves the contract as the edit's own watch
+    # event would, and that event, older than what we hold, is then rightly a no-op.
+
+    def _store_case(self, obj: dict[str, Any]) -> None:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        previous = self.cases.get(key)
+        if not _newer(obj, previous):
+            return
+        self.cases[key] = obj
+        if previous is not None and _generation(previous) != _generation(obj):
+            self.case_queue.add(key)  # a status computed from the older spec may be on its way
+        self._case_spec_moved(previous, obj)
+
+    def _case_spec_moved(self, previous: dict[str, Any] | None, current: dict[str, Any] | None) -> None:
+        """Re-queues what reads a case's spec besides the case itself: its contract and queue neighbours."""
+        before, after = _queue_facts(previous), _queue_facts(current)
         if before != after:  # the contract's open-case counts and its queue order moved
             for facts in (before, after):
                 if facts is not None:
@@ -226,9 +280,19 @@ class Reconciler:
         elif (
             after is not None
             and after[0] in self.contracts
-            and inputs_before != _contract_inputs(self.cases.get(key))
+            and _contract_inputs(previous) != _contract_inputs(current)
         ):  # the ledger or the elevation moved, the queue did not: only the contract reconciles
             self.contract_queue.add(after[0])
+
+    def _store_contract(self, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        previous = self.contracts.get(name)
+        if not _newer(obj, previous):
+            return
+        self.contracts[name] = obj
+        if previous is not None and _generation(previous) != _generation(obj):
+            self._positions.pop(name, None)  # deadlines follow the contract's calendar
+            self.contract_queue.add(name)
 
     # -- contracts ---------------------------------------------------------------------------------------
 
@@ -314,6 +378,8 @@ class Reconciler:
         try:
             outcome = await asyncio.to_thread(self.provisioner.apply, obj, plan, ca_bundle, now)
         except ApiException as error:
+            if is_transient(error):
+                raise  # the API server is away: the work queue retries within seconds
             self.metrics.reconcile_errors.labels(kind="access").inc()
             self.contract_queue.add_after(contract.metadata.name, 30)
             message = f"provisioning failed: {error.status} {error.reason}; retrying"
@@ -408,6 +474,8 @@ class Reconciler:
     def _contract_changed_cases(self, contract_name: str) -> None:
         """A case opened, closed or changed priority: the contract's summary and the queue moved."""
         self._positions.pop(contract_name, None)
+        if self._loading:
+            return
         if contract_name in self.contracts:
             self.contract_queue.add(contract_name)
         self._requeue_cases_of(contract_name)
@@ -431,10 +499,13 @@ class Reconciler:
         plan = case_logic.plan_case(case, contract, availability, position, None, now)
         if self.diagnostics is not None and availability and availability.usable and wants_snapshot(obj):
             self.diagnostics.request(key)  # before the mail, which may list its first findings
-        if plan.wants_confirmation and contract is not None and case.metadata.uid not in self._confirmed_uids:
-            mail = await self._confirm(case, contract, plan)
-            plan = case_logic.plan_case(case, contract, availability, position, mail, now)
         view = billing.case_billing(case, contract, self.statement_book.of(contract_name), now)
+        if case.status is not None and case.status.confirmation is not None:
+            self._unrecorded_confirmations.pop(case.metadata.uid or "", None)  # recorded: nothing to keep
+        elif plan.wants_confirmation and contract is not None:
+            billed = replace(plan, status=plan.status.model_copy(update={"billing": view.billing}))
+            mail = await self._confirm(obj, case, contract, billed)
+            plan = case_logic.plan_case(case, contract, availability, position, mail, now)
         status = plan.status.model_copy(update={"billing": view.billing})
         await self._write_status(obj, CASE_PLURAL, status.to_json_dict(), plan.events)
         for when in (plan.recheck_at, view.recheck_at):
@@ -451,9 +522,18 @@ class Reconciler:
         return self._positions[name].get(f"{key[0]}/{key[1]}")
 
     async def _confirm(
-        self, case: SupportCase, contract: SupportContract, plan: case_logic.CasePlan
+        self, obj: dict[str, Any], case: SupportCase, contract: SupportContract, plan: case_logic.CasePlan
     ) -> case_logic.MailOutcome:
+        """Sends the confirmation at most once per process and records it in status, in this order: the
+        intent (Confirmed=Unknown/EmailSending) is written first, so no mail leaves while status cannot be
+        written; a mail SMTP accepted is kept until its status write succeeds (the work queue retries).
+        The one remaining window: the process dies after SMTP accepted and before that write. The next
+        operator then finds the intent without a confirmation and sends again, with the same Message-ID, and
+        says so in a ConfirmationResent Event (docs/reliability.md)."""
         key = (case.metadata.namespace or "", case.metadata.name)
+        sent = self._unrecorded_confirmations.get(case.metadata.uid or "")
+        if sent is not None:  # accepted by SMTP earlier, its status write failed: record it, never resend
+            return case_logic.MailOutcome(sent=sent)
         notification = contract.spec.notification
         if notification is None:
             return case_logic.MailOutcome(
@@ -483,8 +563,12 @@ class Reconciler:
             findings=await self._mail_findings(key),
             in_reply_to=case.metadata.annotations.get(MESSAGE_ID_ANNOTATION),
         )
+        resending = case_logic.confirmation_sending(case) and key not in self._mail_failures
+        intent = case_logic.with_confirmation_sending(plan.status, confirmation.message_id, _now())
+        await self._write_status(obj, CASE_PLURAL, intent.to_json_dict(), [])
         try:
             settings = await asyncio.to_thread(self._smtp_settings, notification.smtp_secret_ref)
+            self._check_fence("send a confirmation e-mail")
             await smtp.send(render(confirmation), settings)
         except (smtp.DeliveryError, ValueError, ApiException) as error:
             self.metrics.email_failures.inc()
@@ -494,13 +578,23 @@ class Reconciler:
             reason = error.reason if isinstance(error, ApiException) else str(error)
             return case_logic.MailOutcome(error=f"confirmation e-mail not delivered: {reason}")
         self._mail_failures.pop(key, None)
-        self._confirmed_uids.add(confirmation.case_uid)
-        self.metrics.emails_sent.inc()
-        return case_logic.MailOutcome(
-            sent=ConfirmationStatus(
-                sent_at=_now(), message_id=confirmation.message_id, recipients=list(recipients)
-            )
+        sent = ConfirmationStatus(
+            sent_at=_now(), message_id=confirmation.message_id, recipients=list(recipients)
         )
+        self._unrecorded_confirmations[confirmation.case_uid] = sent
+        self.metrics.emails_sent.inc()
+        if resending:
+            message = (
+                f"confirmation {confirmation.message_id} sent again: an operator stopped after sending it "
+                "and before recording it, so the first one may have been delivered (same Message-ID)"
+            )
+            await asyncio.to_thread(post_event, self.api, obj, "Warning", REASON_CONFIRMATION_RESENT, message)
+        return case_logic.MailOutcome(sent=sent)
+
+    def _check_fence(self, what: str) -> None:
+        """Only the leader writes; a write outside the API (SMTP) asks the fence itself."""
+        if not self.may_write():
+            raise NotLeaderError(f"not the leader: refusing to {what}")
 
     async def _mail_findings(self, key: CaseKey) -> tuple[str, ...]:
         if self.diagnostics is None:
@@ -550,14 +644,12 @@ class Reconciler:
         return result
 
     def _remember(self, obj: dict[str, Any]) -> None:
-        """Keep our own write, so the next reconcile does not work from the object before it."""
-        metadata = obj["metadata"]
+        """Keep our own write, so the next reconcile does not work from the object before it; the same store
+        as watch events, so a spec edit the response carries is acted on here."""
         if obj["kind"] == "SupportCase":
-            key = (metadata["namespace"], metadata["name"])
-            if _newer(obj, self.cases.get(key)):
-                self.cases[key] = obj
-        elif _newer(obj, self.contracts.get(metadata["name"])):
-            self.contracts[metadata["name"]] = obj
+            self._store_case(obj)
+        else:
+            self._store_contract(obj)
 
     async def _invalid(self, obj: dict[str, Any], plural: str, error: ValidationError) -> None:
         """The API server accepted what our models refuse (should not happen: the CRDs come from them)."""
@@ -565,6 +657,11 @@ class Reconciler:
         message = f"the operator cannot read this object: {error.error_count()} problem(s), first: {first}"
         log.error("%s %s: %s", obj["kind"], obj["metadata"]["name"], error)
         await asyncio.to_thread(post_event, self.api, obj, "Warning", "InvalidSpec", message)
+
+
+def retry_soon(error: BaseException) -> bool:
+    """Transient API failures and a replica that is not (yet, or no longer) the leader: both pass soon."""
+    return is_transient(error) or isinstance(error, NotLeaderError)
 
 
 def _recipients(case: SupportCase, contract: SupportContract) -> tuple[str, ...]:
@@ -613,6 +710,11 @@ def _ready_reason(obj: dict[str, Any]) -> str | None:
         if condition.get("type") == "Ready":
             return str(condition.get("reason"))
     return None
+
+
+def _generation(obj: dict[str, Any]) -> int | None:
+    generation = obj["metadata"].get("generation")
+    return int(generation) if generation is not None else None
 
 
 def _observed(obj: dict[str, Any]) -> int | None:

@@ -24,6 +24,10 @@ class WorkQueue(Generic[Key]):
     base_backoff: float = 1.0
     max_backoff: float = 300.0
     on_error: Callable[[Key, BaseException], None] = lambda key, error: None
+    # Failures that say "try again soon" (the API server restarting) back off to at most this, so work
+    # resumes within seconds of the server's return instead of after a long exponential delay.
+    is_transient: Callable[[BaseException], bool] = lambda error: False
+    transient_max_backoff: float = 2.0
     _queue: asyncio.Queue[Key] = field(default_factory=asyncio.Queue)
     _queued: set[Key] = field(default_factory=set)
     _active: set[Key] = field(default_factory=set)
@@ -38,11 +42,16 @@ class WorkQueue(Generic[Key]):
         ]
 
     async def stop(self) -> None:
+        """Cancels workers and timers; start() may follow (a replica leading again after an outage)."""
         for timer in self._timers.values():
             timer.cancel()
+        self._timers.clear()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._active.clear()
+        self._dirty.clear()
 
     def add(self, key: Key) -> None:
         """Reconcile `key` soon; a no-op if it already waits in the queue."""
@@ -89,7 +98,8 @@ class WorkQueue(Generic[Key]):
             except Exception as error:  # any failure is retried; the error is logged and counted
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
-                delay = min(self.base_backoff * 2 ** (failures - 1), self.max_backoff)
+                cap = self.transient_max_backoff if self.is_transient(error) else self.max_backoff
+                delay = min(self.base_backoff * 2 ** (failures - 1), cap)
                 log.warning(
                     "reconciling %s failed (attempt %d), retrying in %.0f s: %s", key, failures, delay, error
                 )

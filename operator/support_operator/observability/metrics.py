@@ -36,6 +36,11 @@ class OperatorMetrics:
             "Failed attempts to send a confirmation e-mail.",
             registry=self.registry,
         )
+        self.leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 on the replica holding the leader Lease (it alone reconciles and serves the SLA metrics).",
+            registry=self.registry,
+        )
         self.intake_mails = Counter(
             f"{PREFIX}_intake_mails",
             "Mails read from a contract's intake mailbox, by what became of them (case_opened, "

@@ -110,6 +110,8 @@ class Component:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    args: list[str] = field(default_factory=list)  # to start it again as it was (same ports, same data)
+    ready: Any = None  # () -> bool, raising OSError while it is not up yet
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -173,6 +175,51 @@ class LocalControlPlane:
         if self.workdir and self._owns_workdir and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    # -- outages, for reliability tests ---------------------------------------------------------------------
+
+    def component(self, name: str) -> Component:
+        found = [c for c in self.components if c.name == name]
+        if not found:
+            raise ControlPlaneError(f"no component {name}; there are {[c.name for c in self.components]}")
+        return found[0]
+
+    def stop_component(self, name: str, kill: bool = True) -> None:
+        """Stops etcd or kube-apiserver as a crash would (SIGKILL) or gracefully; start_component() brings it
+        back with the same ports and data."""
+        component = self.component(name)
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(component.process.pid, signal.SIGKILL)
+            component.process.wait()
+            component.log_file.close()
+        else:
+            component.stop()
+
+    def start_component(self, name: str, timeout: float = 60.0) -> float:
+        """Starts a stopped component again and waits until it is ready; returns the seconds that took."""
+        started = time.monotonic()
+        old = self.component(name)
+        if old.alive():
+            raise ControlPlaneError(f"{name} is still running")
+        index = self.components.index(old)
+        log_file = old.log_path.open("ab")
+        process = subprocess.Popen(
+            [str(self._binary(name)), *old.args],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        self.components[index] = Component(name, process, old.log_path, log_file, old.args, old.ready)
+        if old.ready is not None:
+            self._wait(self.components[index], old.ready, timeout)
+        return time.monotonic() - started
+
+    def _binary(self, name: str) -> Path:
+        assert self.bin_dir is not None
+        return self.bin_dir / name
+
     # -- helpers for tests and the dev command -----------------------------------------------------------
 
     def kubectl(
@@ -231,7 +278,7 @@ class LocalControlPlane:
             start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
-        component = Component(name, process, log_path, log_file)
+        component = Component(name, process, log_path, log_file, args)
         self.components.append(component)
         return component
 
@@ -272,6 +319,7 @@ class LocalControlPlane:
             with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=2) as response:
                 return b'"health":"true"' in response.read()
 
+        etcd.ready = healthy
         self._wait(etcd, healthy, timeout)
 
     def _start_apiserver(self, pki: dict[str, CertPair | Path], timeout: float) -> None:
@@ -312,6 +360,7 @@ class LocalControlPlane:
             with urllib.request.urlopen(f"{self.server}/readyz", timeout=5, context=context) as response:
                 return bool(response.status == 200)
 
+        apiserver.ready = ready
         self._wait(apiserver, ready, timeout)
         self._ssl_context = context
 

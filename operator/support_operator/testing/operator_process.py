@@ -69,7 +69,9 @@ class OperatorProcess:
     def alert_receiver_url(self) -> str:
         return f"http://127.0.0.1:{self.alert_receiver_port}/alerts"
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, until: str = "/readyz") -> None:
+        """Starts the process and waits until `until` answers 200: /readyz (contracts and cases loaded) or
+        /healthz (the process runs; e.g. while the API server is away)."""
         self._starts += 1
         self.liveness_port = self.liveness_port or free_port()
         self.metrics_port = self.metrics_port or free_port()
@@ -108,7 +110,7 @@ class OperatorProcess:
             extra_groups=[] if home is not None else None,  # drop root's supplementary groups
             cwd=home,
         )
-        self._wait_alive(timeout)
+        self._wait_alive(timeout, until)
 
     def _prepare_home(self) -> Path:
         """A HOME owned by root, group `gid`, mode g=u (0770), holding a group-readable copy of the
@@ -159,7 +161,7 @@ class OperatorProcess:
         launcher.chmod(0o755)
         return launcher
 
-    def _wait_alive(self, timeout: float) -> None:
+    def _wait_alive(self, timeout: float, path: str) -> None:
         assert self._process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -167,15 +169,25 @@ class OperatorProcess:
                 raise ControlPlaneError(
                     f"the operator exited with {self._process.returncode}:\n{self.log_text()}"
                 )
-            url = f"http://127.0.0.1:{self.liveness_port}/healthz"
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(url, timeout=2) as r,
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.2)
-        raise ControlPlaneError(f"the operator was not alive within {timeout:.0f} s:\n{self.log_text()}")
+            if self.probe(path) == 200:
+                return
+            time.sleep(0.1)
+        raise ControlPlaneError(f"the operator's {path} failed for {timeout:.0f} s:\n{self.log_text()}")
+
+    def probe(self, path: str) -> int | None:
+        """The HTTP status of /healthz or /readyz; None while nothing answers."""
+        url = f"http://127.0.0.1:{self.liveness_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except (OSError, urllib.error.URLError):
+            return None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def stop(self, grace: float = 15.0) -> None:
         if self._process is not None:
@@ -200,7 +212,7 @@ class OperatorProcess:
         return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]), groups
 
     def kill(self) -> None:
-        """SIGKILL, as a crash or an OOM kill: no cleanup handler runs."""
+        """SIGKILL, as a crash or an OOM kill: no cleanup handler runs, no Lease release."""
         if self._process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
