@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from support_operator.access.protected import DEFAULT_PROTECTED_NAMESPACES
+
 # Roles a contract may grant; anything else (cluster-admin above all) is refused before anything is created.
 DEFAULT_ALLOWED_ROLES = ("support-readonly", "view", "edit")
 
@@ -18,4 +20,6 @@ class OperatorConfig:
     smtp_timeout_seconds: float = 10.0
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
+    # Never bound for the support team (besides `namespace`, always protected); shell-style patterns.
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     extra: dict[str, str] = field(default_factory=dict)

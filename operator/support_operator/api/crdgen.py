@@ -133,6 +133,12 @@ SUPPORT_CASE = ResourceDefinition(
         PrinterColumn("SLA", ".status.reaction.state", description="Pending, Met or Breached."),
         PrinterColumn("Queue", ".status.queuePosition", "integer", priority=1),
         PrinterColumn("Title", ".spec.title", priority=1),
+        PrinterColumn(
+            "Approval",
+            '.status.conditions[?(@.type=="ElevationApproved")].reason',
+            description="Customer approval of the elevation (contracts with access.elevation.approval).",
+            priority=1,
+        ),
         AGE,
     ),
     selectable_fields=(".spec.contractRef.name", ".spec.state", ".spec.category", ".spec.impact"),

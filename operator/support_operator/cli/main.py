@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from support_operator.access.protected import DEFAULT_PROTECTED_NAMESPACES
 from support_operator.cli.access import access
 from support_operator.cli.sla import sla
 from support_operator.config import DEFAULT_ALLOWED_ROLES, OperatorConfig
@@ -83,6 +84,16 @@ def _operator_options(command: F) -> F:
             show_default=True,
             help="Upper bound of a contract's access.tokenTTL, e.g. 8h.",
         ),
+        click.option(
+            "--protected-namespace",
+            "protected_namespaces",
+            envvar="SUPPORT_OPERATOR_PROTECTED_NAMESPACES",
+            multiple=True,
+            default=DEFAULT_PROTECTED_NAMESPACES,
+            show_default=True,
+            help="Namespace or pattern (kube-*) the support team never gets a binding in (repeatable; the "
+            "env variable takes a space-separated list). The operator's own namespace always is.",
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
     for option in reversed(options):
@@ -100,6 +111,7 @@ def _config(options: dict[str, Any]) -> OperatorConfig:
         api_server_url=options["api_server_url"],
         allowed_roles=tuple(options["allowed_roles"]),
         max_token_ttl_seconds=int(_duration(options["max_token_ttl"]).total_seconds()),
+        protected_namespaces=tuple(options["protected_namespaces"]),
     )
 
 

@@ -16,7 +16,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
+from support_operator.access import approval
+from support_operator.access.entitlement import NOT_ENTITLED, entitled, entitled_cases, not_entitled_message
 from support_operator.access.plan import PlatformTraits
+from support_operator.access.protected import ProtectedNamespaces
 from support_operator.access.provisioner import Provisioner
 from support_operator.api.v1alpha1 import (
     CASE_PLURAL,
@@ -219,7 +222,7 @@ class Reconciler:
             await self._invalid(obj, CONTRACT_PLURAL, error)
             return
         previous_ready = _ready_reason(obj)
-        cases = self._cases_of(name)
+        cases = entitled_cases(contract, self._cases_of(name), self.namespaces)
         access = await self._provision(obj, contract, cases, now)
         plan = contract_logic.plan_contract(
             contract, self.platform, self._open_cases(name), now, cases, access
@@ -244,6 +247,7 @@ class Reconciler:
             self.config.allowed_roles,
             dt.timedelta(seconds=self.config.max_token_ttl_seconds),
             self.platform_traits,
+            ProtectedNamespaces(self.config.namespace, self.config.protected_namespaces),
         )
         plan = access_logic.plan_for(request, usable, now)
         ca_bundle = contract.spec.access.ca_bundle if contract.spec.access else None
@@ -315,12 +319,24 @@ class Reconciler:
         contract_name = case.spec.contract_ref.name
         contract = self._contract_model(contract_name)
         availability = contract_logic.availability(contract, now) if contract else None
+        if (
+            contract
+            and availability
+            and availability.usable
+            and not entitled(contract, key[0], self.namespaces)
+        ):
+            availability = contract_logic.Availability(
+                False, NOT_ENTITLED, not_entitled_message(contract, key[0])
+            )
         position = self._queue_position(key, contract) if availability and availability.usable else None
         plan = case_logic.plan_case(case, contract, availability, position, None, now)
         if plan.wants_confirmation and contract is not None and case.metadata.uid not in self._confirmed_uids:
             mail = await self._confirm(case, contract, plan)
             plan = case_logic.plan_case(case, contract, availability, position, mail, now)
         await self._write_status(obj, CASE_PLURAL, plan.status.to_json_dict(), plan.events)
+        for note in plan.events:
+            if note.reason in approval.REASONS:
+                self.metrics.elevation_approvals.labels(reason=note.reason).inc()
         if plan.recheck_at is not None:
             self.case_queue.add_at(key, plan.recheck_at)
 
@@ -476,7 +492,8 @@ def _contract_inputs(obj: dict[str, Any] | None) -> tuple[int, tuple[str, ...]] 
     if obj is None:
         return None
     spec = obj.get("spec", {})
-    return len(spec.get("effort") or []), tuple(spec.get("affectedNamespaces") or ())
+    approved = repr(spec.get("elevationApproval"))  # an approval starts or ends an elevation
+    return len(spec.get("effort") or []), (*(spec.get("affectedNamespaces") or ()), approved)
 
 
 def _ready_reason(obj: dict[str, Any]) -> str | None:

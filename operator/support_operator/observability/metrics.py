@@ -36,6 +36,13 @@ class OperatorMetrics:
             "Failed attempts to send a confirmation e-mail.",
             registry=self.registry,
         )
+        self.elevation_approvals = Counter(
+            f"{PREFIX}_elevation_approval_transitions",
+            "Changes of a case's ElevationApproved condition, by reason (Approved, AwaitingApproval, "
+            "ApprovalExpired, ApprovalRevoked).",
+            ["reason"],
+            registry=self.registry,
+        )
         for kind in ("SupportContract", "SupportCase"):
             self.status_writes.labels(kind=kind)
         for kind in ("contract", "case"):
