@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from support_operator.access import approval
+from support_operator.access.entitlement import NOT_ENTITLED
 from support_operator.api.v1alpha1 import (
     MAX_HISTORY,
     OPEN_STATES,
@@ -27,8 +29,6 @@ from support_operator.api.v1alpha1 import (
 )
 from support_operator.api.v1alpha1 import Impact as ApiImpact
 from support_operator.api.v1alpha1 import ReactionState as ApiReactionState
-from support_operator.access import approval
-from support_operator.access.entitlement import NOT_ENTITLED
 from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
 from support_operator.controllers.contract import Availability
 from support_operator.controllers.ledger import effort_totals
