@@ -198,3 +198,14 @@ def test_approve_and_revoke_patches() -> None:
     assert patch["revokedAt"] is None  # a merge patch that clears an earlier revocation
     revoke = revocation_patch("alice", NOW)["spec"]["elevationApproval"]
     assert revoke == {"revokedAt": "2026-11-26T10:00:00Z", "revokedBy": "alice"}
+
+
+def test_protected_namespaces_from_flag_and_environment(monkeypatch: Any) -> None:
+    from support_operator.cli.main import run
+
+    defaults = run.make_context("run", []).params["protected_namespaces"]
+    assert tuple(defaults) == ("kube-*", "openshift-*", "cattle-*")
+    flagged = run.make_context("run", ["--protected-namespace=ops", "--protected-namespace=db-*"])
+    assert tuple(flagged.params["protected_namespaces"]) == ("ops", "db-*")
+    monkeypatch.setenv("SUPPORT_OPERATOR_PROTECTED_NAMESPACES", "ops kube-*")
+    assert tuple(run.make_context("run", []).params["protected_namespaces"]) == ("ops", "kube-*")
