@@ -27,7 +27,7 @@ def context_extension(kubeconfig: str | None, context: str | None) -> dict[str, 
 
 
 def cases_in_contract_scope(cluster: Any, contract: str) -> list[dict[str, Any]]:
-    """The cases a supporter may see: those in the namespaces the contract's status names as granted."""
+    """The contract's cases in the namespaces its status names as granted (what a supporter may list)."""
     granted = (cluster.get_contract(contract).get("status") or {}).get("grantedNamespaces") or []
     found: list[dict[str, Any]] = []
     for namespace in granted:
@@ -36,4 +36,4 @@ def cases_in_contract_scope(cluster: Any, contract: str) -> list[dict[str, Any]]
         except ApiException as error:
             if error.status != 403:  # access in flux: show what may be seen
                 raise
-    return found
+    return [c for c in found if (c.get("spec") or {}).get("contractRef", {}).get("name") == contract]
