@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from support_operator.access.plan import selector_matches
 from support_operator.api.v1alpha1 import SupportCase, SupportContract
+from support_operator.controllers.contract import Availability
 
 NOT_ENTITLED = "NotEntitled"
 
@@ -37,3 +38,16 @@ def entitled_cases(
     contract: SupportContract, cases: list[SupportCase], namespaces: Mapping[str, Mapping[str, str]]
 ) -> list[SupportCase]:
     return [c for c in cases if entitled(contract, c.metadata.namespace or "", namespaces)]
+
+
+def case_availability(
+    contract: SupportContract | None,
+    usable: Availability | None,
+    namespace: str,
+    namespaces: Mapping[str, Mapping[str, str]],
+) -> Availability | None:
+    """The contract's availability for a case in `namespace`: NotEntitled when the contract does not serve
+    that namespace."""
+    if contract is None or usable is None or not usable.usable or entitled(contract, namespace, namespaces):
+        return usable
+    return Availability(False, NOT_ENTITLED, not_entitled_message(contract, namespace))

@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
 from support_operator.access import approval
-from support_operator.access.entitlement import NOT_ENTITLED, entitled, entitled_cases, not_entitled_message
+from support_operator.access.entitlement import case_availability, entitled_cases
 from support_operator.access.plan import PlatformTraits
 from support_operator.access.protected import ProtectedNamespaces
 from support_operator.access.provisioner import Provisioner
@@ -319,15 +319,7 @@ class Reconciler:
         contract_name = case.spec.contract_ref.name
         contract = self._contract_model(contract_name)
         availability = contract_logic.availability(contract, now) if contract else None
-        if (
-            contract
-            and availability
-            and availability.usable
-            and not entitled(contract, key[0], self.namespaces)
-        ):
-            availability = contract_logic.Availability(
-                False, NOT_ENTITLED, not_entitled_message(contract, key[0])
-            )
+        availability = case_availability(contract, availability, key[0], self.namespaces)  # caseNamespaces
         position = self._queue_position(key, contract) if availability and availability.usable else None
         plan = case_logic.plan_case(case, contract, availability, position, None, now)
         if plan.wants_confirmation and contract is not None and case.metadata.uid not in self._confirmed_uids:
