@@ -26,8 +26,10 @@ prometheus:
 tools:
 	hack/build-tools.sh helm >/dev/null
 	hack/build-tools.sh monitoring-crds >/dev/null
+	hack/build-tools.sh imap-server >/dev/null
 
 run: $(STAMP) controlplane
+	-hack/build-tools.sh imap-server >/dev/null  # the dev mailbox; without it intake uses a drop folder
 	$(BIN)/support-operator dev
 
 lint: $(STAMP)

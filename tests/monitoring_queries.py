@@ -41,7 +41,10 @@ def metric_names(expr: str) -> set[str]:
 def exported_metric_names() -> set[str]:
     """Every metric name the operator exposes (SLA collector and operator health), plus Prometheus's `up`."""
     text = generate_latest(OperatorMetrics().registry).decode()
-    names = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+    families = list(text_string_to_metric_families(text))
+    names = {s.name for family in families for s in family.samples}
+    # Labelled gauges with no series yet (one per contract, e.g. the intake mailbox) export no sample.
+    names |= {family.name for family in families if family.type == "gauge"}
     return names | {family.name for family in FAMILIES} | {"up"}
 
 

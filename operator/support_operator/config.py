@@ -19,6 +19,7 @@ class OperatorConfig:
     allowed_roles: tuple[str, ...] = DEFAULT_ALLOWED_ROLES
     smtp_timeout_seconds: float = 10.0
     max_token_ttl_seconds: int = 24 * 3600  # caps a contract's tokenTTL
+    email_intake: bool = True  # read the mailboxes of contracts' spec.intake.email
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
     # Never bound for the support team (besides `namespace`, always protected); shell-style patterns.
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES

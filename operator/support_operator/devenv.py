@@ -16,6 +16,7 @@ from kubernetes import client, config
 
 from support_operator.api.crdgen import generate_crds
 from support_operator.config import OperatorConfig
+from support_operator.devmail import DevMail
 from support_operator.kube.apply import apply_manifests
 from support_operator.testing.controlplane import LocalControlPlane, repo_root
 
@@ -28,11 +29,12 @@ DEV_HOME = Path(
 
 @contextmanager
 def dev_environment(
-    kubeconfig: Path | None, settings: OperatorConfig, *, apply_samples: bool
+    kubeconfig: Path | None, settings: OperatorConfig, *, apply_samples: bool, mail: DevMail | None = None
 ) -> Iterator[Path]:
-    """Yields the kubeconfig to use; stops the local control plane (if it started one) on exit."""
+    """Yields the kubeconfig to use; stops the local control plane (if it started one) on exit. `mail`
+    (the local mail catcher) gets its Secrets installed and the sample contract pointed at it."""
     if kubeconfig is not None:
-        _install(kubeconfig, settings, apply_samples)
+        _install(kubeconfig, settings, apply_samples, mail)
         yield kubeconfig
         return
     with LocalControlPlane() as plane:
@@ -40,22 +42,28 @@ def dev_environment(
         stable = DEV_HOME / "kubeconfig"  # the same export line every time
         shutil.copyfile(plane.kubeconfig, stable)
         stable.chmod(0o600)
-        _install(stable, settings, apply_samples)
+        _install(stable, settings, apply_samples, mail)
         yield stable
 
 
-def _install(kubeconfig: Path, settings: OperatorConfig, apply_samples: bool) -> None:
+def _install(kubeconfig: Path, settings: OperatorConfig, apply_samples: bool, mail: DevMail | None) -> None:
     api = config.new_client_from_config(config_file=str(kubeconfig))
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": settings.namespace}}
     apply_manifests(api, [namespace, *generate_crds()])
     _wait_established(api, [crd["metadata"]["name"] for crd in generate_crds()])
     root = repo_root()
+    if mail is not None:
+        apply_manifests(api, mail.secrets(settings.namespace))
     if root is None:
         log.warning("not in a checkout: the shipped roles and admission policies are not installed")
         return
     apply_manifests(api, shipped_access_manifests(root))
     if apply_samples:
-        apply_manifests(api, _samples(root / "crds" / "samples"))
+        samples = _samples(root / "crds" / "samples")
+        for document in samples:
+            if mail is not None and document["kind"] == "SupportContract":
+                mail.configure(document, settings.namespace)
+        apply_manifests(api, samples)
 
 
 def shipped_access_manifests(root: Path) -> list[dict[str, Any]]:

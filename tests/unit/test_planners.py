@@ -236,11 +236,11 @@ def test_confirmation_mail_in_the_contract_language() -> None:
         recipients=("petra@acme.example", "anna@puzzle.ch"),
     )
     message = render(confirmation)
-    assert message["Subject"] == "Supportfall outage bestätigt (P1): Shop down"
+    assert message["Subject"] == "[Case shop/outage] Supportfall outage bestätigt (P1): Shop down"
     assert message["Message-ID"] == "<case-1234@support-operator.local>"
     assert "Reaktion bis:    2026-11-26 12:00 CET" in message.get_content()
     english = render(CaseConfirmation(**{**confirmation.__dict__, "language": "en"}))
-    assert english["Subject"].startswith("Support case outage confirmed")
+    assert english["Subject"].startswith("[Case shop/outage] Support case outage confirmed")
 
 
 @pytest.mark.parametrize(

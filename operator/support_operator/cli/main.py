@@ -143,18 +143,23 @@ def run(**options: Any) -> None:
 def dev(kubeconfig: Path | None, samples: bool, **options: Any) -> None:
     """Start everything locally: a real control plane (unless KUBECONFIG names a cluster), the CRDs, the
     samples and the operator in the foreground. Ctrl-C stops it all."""
-    from support_operator.devenv import dev_environment
+    from support_operator.devenv import DEV_HOME, dev_environment
+    from support_operator.devmail import DevMail
     from support_operator.runtime import run_operator
 
     config = _config(options)
-    with dev_environment(kubeconfig, config, apply_samples=samples) as active_kubeconfig:
-        os.environ["KUBECONFIG"] = str(active_kubeconfig)
-        click.echo(
-            f"\nIn another shell:\n  export KUBECONFIG={active_kubeconfig}\n"
-            "  kubectl get supportcontracts,supportcases -A\n",
-            err=True,
-        )
-        run_operator(config)
+    mail = DevMail(DEV_HOME).start()  # confirmations and the intake mailbox stay on loopback
+    try:
+        with dev_environment(kubeconfig, config, apply_samples=samples, mail=mail) as active_kubeconfig:
+            os.environ["KUBECONFIG"] = str(active_kubeconfig)
+            click.echo(
+                f"\nIn another shell:\n  export KUBECONFIG={active_kubeconfig}\n"
+                f"  kubectl get supportcontracts,supportcases -A\n\n{mail.instructions()}\n",
+                err=True,
+            )
+            run_operator(config)
+    finally:
+        mail.stop()
 
 
 main.add_command(sla)

@@ -113,9 +113,10 @@ def plan_contract(
     now: dt.datetime,
     cases: Sequence[SupportCase] | None = None,
     access: AccessResult | None = None,
+    intake: Desired | None = None,
 ) -> ContractPlan:
     """`cases` (the contract's SupportCases) adds the effort ledger and `access` what was provisioned;
-    None leaves those fields as they are."""
+    None leaves those fields as they are. `intake` is the e-mail intake's health (None: no mailbox)."""
     previous = contract.status or SupportContractStatus()
     generation = contract.metadata.generation
     usable = availability(contract, now)
@@ -124,6 +125,8 @@ def plan_contract(
         desired.append(access.condition)
     elif previous.conditions:  # keep a condition this reconcile did not evaluate
         desired += [_kept(c) for c in previous.conditions if c.type == "AccessProvisioned"]
+    if intake is not None:
+        desired.append(intake)
     conditions = merge_conditions(previous.conditions, desired, generation, now)
     record = _platform_record(contract, platform, previous.platform)
     ledger = contract_ledger(contract, cases, now) if cases is not None else None

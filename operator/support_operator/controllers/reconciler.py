@@ -5,7 +5,6 @@ and schedules one timer per pending reaction deadline instead of polling."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -41,8 +40,13 @@ from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.domain import sla
 from support_operator.domain.queue import priority_class
+from support_operator.intake.supervisor import IntakeSupervisor
+from support_operator.intake.threads import MESSAGE_ID_ANNOTATION
+from support_operator.intake.watcher import CONDITION as INTAKE_CONDITION
+from support_operator.intake.watcher import REASON_CONNECTING as INTAKE_CONNECTING
 from support_operator.kube.events import post_event
 from support_operator.kube.patch import merge_patch
+from support_operator.kube.secrets import read_secret_data
 from support_operator.notify import smtp
 from support_operator.notify.confirmation import CaseConfirmation, render
 from support_operator.observability.metrics import OperatorMetrics
@@ -86,6 +90,8 @@ class Reconciler:
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     _models: dict[CaseKey, tuple[str | None, SupportCase]] = field(default_factory=dict)
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
+    intake: IntakeSupervisor | None = None  # the contracts' intake mailboxes
+    intake_conditions: dict[str, Desired] = field(default_factory=dict)  # contract -> EmailIntake
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -96,6 +102,8 @@ class Reconciler:
             self.reconcile_contract, workers=1, on_error=self._count_error("contract")
         )
         self._case_queue = WorkQueue(self.reconcile_case, workers=2, on_error=self._count_error("case"))
+        if self.config.email_intake:
+            self.intake = IntakeSupervisor(self.api, self.metrics, self)
         objects = client.CustomObjectsApi(self.api)
         contracts = await asyncio.to_thread(
             objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL
@@ -114,6 +122,8 @@ class Reconciler:
         self._case_queue.start()
 
     async def stop(self) -> None:
+        if self.intake is not None:
+            await self.intake.stop()
         for queue in (self._contract_queue, self._case_queue):
             if queue is not None:
                 await queue.stop()
@@ -153,8 +163,11 @@ class Reconciler:
     def observe_contract(self, event_type: str | None, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         known = name in self.contracts
+        if self.intake is not None:
+            self.intake.contract_changed(name, None if event_type == "DELETED" else obj)
         if event_type == "DELETED":
             self.contracts.pop(name, None)
+            self.intake_conditions.pop(name, None)
             self.contract_queue.forget(name)
             self._requeue_cases_of(name)
             if self.provisioner is not None:  # the garbage collector would too; this is faster
@@ -225,13 +238,34 @@ class Reconciler:
         cases = entitled_cases(contract, self._cases_of(name), self.namespaces)
         access = await self._provision(obj, contract, cases, now)
         plan = contract_logic.plan_contract(
-            contract, self.platform, self._open_cases(name), now, cases, access
+            contract, self.platform, self._open_cases(name), now, cases, access, self._intake_condition(name)
         )
         await self._write_status(obj, CONTRACT_PLURAL, plan.status.to_json_dict(), plan.events)
         if plan.recheck_at is not None:
             self.contract_queue.add_at(name, plan.recheck_at)
         if previous_ready != plan.availability.reason or obj["metadata"].get("generation") != _observed(obj):
             self._requeue_cases_of(name)
+
+    # -- e-mail intake (intake.watcher.IntakeHost) ----------------------------------------------------------
+
+    def cases_snapshot(self) -> list[dict[str, Any]]:
+        return list(self.cases.values())
+
+    def contract_object(self, name: str) -> dict[str, Any] | None:
+        return self.contracts.get(name)
+
+    def report_intake(self, contract: str, condition: Desired) -> None:
+        if self.intake_conditions.get(contract) != condition:
+            self.intake_conditions[contract] = condition
+            if contract in self.contracts:
+                self.contract_queue.add(contract)
+
+    def _intake_condition(self, name: str) -> Desired | None:
+        if self.intake is None or not self.intake.watching(name):
+            return None
+        return self.intake_conditions.get(name) or Desired(
+            INTAKE_CONDITION, None, INTAKE_CONNECTING, "connecting to the intake mailbox"
+        )
 
     async def _provision(
         self, obj: dict[str, Any], contract: SupportContract, cases: list[SupportCase], now: dt.datetime
@@ -371,6 +405,7 @@ class Reconciler:
             reporter_name=case.spec.reporter.name,
             recipients=recipients,
             reply_to=notification.reply_to,
+            in_reply_to=case.metadata.annotations.get(MESSAGE_ID_ANNOTATION),
         )
         try:
             settings = await asyncio.to_thread(self._smtp_settings, notification.smtp_secret_ref)
@@ -392,8 +427,7 @@ class Reconciler:
         )
 
     def _smtp_settings(self, ref: Any) -> smtp.SmtpSettings:
-        secret = client.CoreV1Api(self.api).read_namespaced_secret(ref.name, ref.namespace)
-        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        data = read_secret_data(self.api, ref.namespace, ref.name)  # errors name the Secret
         return smtp.SmtpSettings.from_secret_data(data, timeout=self.config.smtp_timeout_seconds)
 
     # -- writing -----------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ class CaseConfirmation:
     reporter_name: str
     recipients: tuple[str, ...]
     reply_to: str | None = None
+    in_reply_to: str | None = None  # the Message-ID of the mail that opened the case (e-mail intake)
 
     @property
     def message_id(self) -> str:
@@ -101,7 +102,9 @@ def render(confirmation: CaseConfirmation) -> EmailMessage:
         "deadline": confirmation.deadline.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
     }
     message = EmailMessage()
-    message["Subject"] = _SUBJECT[language].format(**fields)
+    # The case token lets e-mail intake thread a reply even when a mail client drops In-Reply-To.
+    token = f"[Case {confirmation.namespace}/{confirmation.case}]"
+    message["Subject"] = f"{token} {_SUBJECT[language].format(**fields)}"
     message["From"] = confirmation.sender
     message["To"] = ", ".join(confirmation.recipients)
     if confirmation.reply_to:
@@ -109,5 +112,11 @@ def render(confirmation: CaseConfirmation) -> EmailMessage:
     message["Message-ID"] = confirmation.message_id
     message["Date"] = format_datetime(confirmation.reported_at.astimezone(dt.UTC))
     message["Content-Language"] = language
+    # RFC 3834: an automatic response; autoresponders must not answer it (no mail loops).
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"  # the same for Exchange's out-of-office
+    if confirmation.in_reply_to:
+        message["In-Reply-To"] = confirmation.in_reply_to
+        message["References"] = confirmation.in_reply_to
     message.set_content(_BODY[language].format(**fields))
     return message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 PREFIX = "support_operator"
 
@@ -41,6 +41,31 @@ class OperatorMetrics:
             "Changes of a case's ElevationApproved condition, by reason (Approved, AwaitingApproval, "
             "ApprovalExpired, ApprovalRevoked).",
             ["reason"],
+            registry=self.registry,
+        )
+        self.intake_mails = Counter(
+            f"{PREFIX}_intake_mails",
+            "Mails read from a contract's intake mailbox, by what became of them (case_opened, "
+            "reply_attached, duplicate, unknown_sender, automated, rate_limited, unreadable).",
+            ["contract", "outcome"],
+            registry=self.registry,
+        )
+        self.intake_errors = Counter(
+            f"{PREFIX}_intake_errors",
+            "Failed mailbox sessions or mails that could not be handled yet, by condition reason.",
+            ["contract", "reason"],
+            registry=self.registry,
+        )
+        self.intake_last_success = Gauge(
+            f"{PREFIX}_intake_last_success_timestamp_seconds",
+            "When the intake mailbox was last read successfully (Unix time).",
+            ["contract"],
+            registry=self.registry,
+        )
+        self.intake_up = Gauge(
+            f"{PREFIX}_intake_mailbox_up",
+            "1 while the operator is connected to the contract's intake mailbox, else 0.",
+            ["contract"],
             registry=self.registry,
         )
         for kind in ("SupportContract", "SupportCase"):

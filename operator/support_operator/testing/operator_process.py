@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -189,6 +190,14 @@ class OperatorProcess:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         groups = tuple(int(g) for g in fields["Groups"].split())
         return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]), groups
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill: no cleanup handler runs."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self.stop()
 
     def restart(self) -> None:
         self.stop()

@@ -361,6 +361,22 @@ class EffortTotals(ApiModel):
 
 
 MAX_HISTORY = 20
+MAX_CONVERSATION = 30
+CONVERSATION_TEXT_LIMIT = 2000
+
+
+class ConversationEntry(ApiModel):
+    """A mail about the case that reached the intake mailbox (a reply to our confirmation, for example)."""
+
+    at: AwareDatetime = Field(description="When the mail reached the mailbox (IMAP INTERNALDATE).")
+    sender: str = Field(max_length=320, description="The mail's From address.")
+    subject: str = Field(default="", max_length=998, description="The mail's subject.")
+    message_id: str = Field(alias="messageID", max_length=998, description="The mail's Message-ID.")
+    text: str = Field(
+        default="",
+        max_length=CONVERSATION_TEXT_LIMIT + 100,
+        description="The text part, shortened; the whole mail stays in the processed folder.",
+    )
 
 
 class SupportCaseStatus(ApiModel):
@@ -386,6 +402,11 @@ class SupportCaseStatus(ApiModel):
         default=None, max_length=MAX_HISTORY, description="Most recent transitions, oldest first."
     )
     effort: EffortTotals | None = Field(default=None, description="Totals of the effort ledger.")
+    conversation: list[ConversationEntry] | None = Field(
+        default=None,
+        max_length=MAX_CONVERSATION,
+        description="Mails about the case from the intake mailbox, oldest first (the most recent ones).",
+    )
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
 

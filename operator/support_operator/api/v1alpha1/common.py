@@ -96,6 +96,13 @@ EmailAddress = Annotated[str, StringConstraints(min_length=3, max_length=254, pa
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 
 
+class SecretReference(ApiModel):
+    """Reference to a Secret by namespace and name."""
+
+    name: ObjectName = Field(description="Name of the Secret.")
+    namespace: DnsLabel = Field(description="Namespace of the Secret.")
+
+
 class ConditionStatus(StrEnum):
     """Status of a condition: True, False or Unknown."""
 

@@ -19,10 +19,12 @@ from support_operator.api.v1alpha1.common import (
     EmailAddress,
     ObjectName,
     ResourceModel,
+    SecretReference,
     cel,
     matching,
     schema_extra,
 )
+from support_operator.api.v1alpha1.intake import IntakeSpec
 
 CONTRACT_KIND: Final = "SupportContract"
 CONTRACT_PLURAL = "supportcontracts"
@@ -453,13 +455,6 @@ class KnowledgeTransferRecord(ApiModel):
     note: str | None = Field(default=None, max_length=1024, description="Free text.")
 
 
-class SecretReference(ApiModel):
-    """Reference to a Secret by namespace and name."""
-
-    name: ObjectName = Field(description="Name of the Secret.")
-    namespace: DnsLabel = Field(description="Namespace of the Secret.")
-
-
 class Notification(ApiModel):
     """E-mail settings: the confirmation of incoming cases and other notices."""
 
@@ -554,6 +549,9 @@ class SupportContractSpec(ApiModel):
     )
     notification: Notification | None = Field(
         default=None, description="E-mail settings; omitted: no e-mails are sent."
+    )
+    intake: IntakeSpec | None = Field(
+        default=None, description="How cases come in besides YAML: a mailbox the operator reads."
     )
     period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
     suspended: bool = Field(
