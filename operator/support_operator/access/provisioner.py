@@ -352,7 +352,13 @@ class Provisioner:
         except ApiException as error:
             if not _not_found(error):
                 raise
-            self.rbac.create_namespaced_role_binding(binding.namespace, body)
+            try:
+                self.rbac.create_namespaced_role_binding(binding.namespace, body)
+            except ApiException as refused:
+                if _namespace_gone(refused):  # deleted since the last watch event: its DELETE requeues us
+                    log.info("namespace %s is going away: no binding %s", binding.namespace, binding.name)
+                    return
+                raise
             reason = "ElevationGranted" if binding.purpose == "elevated" else "AccessGranted"
             detail = (
                 f" for {binding.case} until {binding.expires_at:%Y-%m-%d %H:%M} UTC"
@@ -519,6 +525,12 @@ def _owner(contract: dict[str, Any]) -> dict[str, Any]:
         "name": contract["metadata"]["name"],
         "uid": contract["metadata"]["uid"],
     }
+
+
+def _namespace_gone(error: ApiException) -> bool:
+    """A namespace deleted (404) or being deleted (403 `... because it is being terminated`) - broad scope
+    selectors meet such namespaces all the time; they must not fail the whole contract."""
+    return _not_found(error) or (error.status == 403 and "being terminated" in str(error.body or ""))
 
 
 def token_credential_id(token: str) -> str | None:
