@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The support operator's image: `support-operator run`, nothing else. Built by CI elsewhere (docs/install.md,
 # "Building the image"); tests/unit/test_dockerfile.py checks its properties statically and
-# tests/e2e/test_kind.py builds and runs it where a Docker engine is available.
+# tests/e2e/test_kind.py builds and runs it where a Docker engine is available; tests/integration/test_image.py
+# builds it with buildah (PYTHON_IMAGE: a debootstrapped Debian Python, hack/build-base-image.sh) and runs it.
 #
 # Runs as any UID with group 0 (OpenShift's restricted-v2 SCC assigns an arbitrary UID): everything the process
 # may write is group-owned by 0 with the owner's permissions (g=u). The root filesystem can be read-only

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
-from support_resources import Resources, condition, iso, sample
+from support_resources import Resources, condition, delete_contract, iso, sample
 
 from support_operator.access.plan import ANNOTATION_EXPIRES, LABEL_CONTRACT
 from support_operator.access.provisioner import kubeconfig_secret_name
@@ -240,9 +240,7 @@ def test_deleting_the_contract_leaves_nothing_behind(
     eventually(
         lambda: labelled() >= 3 + 3 * 2 + 2, what="identities, secrets and bindings"
     )  # SA, 2 secrets each, 2 bindings
-    resources.objects.delete_cluster_custom_object(
-        "support.puzzle.ch", "v1alpha1", "supportcontracts", contract
-    )
+    delete_contract(resources.objects, contract)  # suspended first: it has an open case
     eventually(lambda: labelled() == 0, timeout=60, what="no object labelled with the contract")
 
 

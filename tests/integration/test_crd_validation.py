@@ -15,6 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from support_resources import delete_contract
 
 from support_operator.api import v1alpha1 as api
 from support_operator.testing.wait import eventually
@@ -96,11 +97,7 @@ class Cluster:
 
     def cleanup(self) -> None:
         for name in self.contracts:
-            try:
-                self.objects.delete_cluster_custom_object(api.GROUP, api.VERSION, api.CONTRACT_PLURAL, name)
-            except ApiException as error:
-                if error.status != 404:
-                    raise
+            delete_contract(self.objects, name)
 
 
 @pytest.fixture

@@ -238,8 +238,14 @@ def test_a_new_team_member_is_pending_a_knowledge_transfer(operator, resources: 
         name, lambda c: [p["member"] for p in c["status"].get("pendingKnowledgeTransfers", [])] == ["dario"]
     )
     assert "dario" in pending["status"]["observedTeam"]
-    reasons = {e.reason: e.type for e in resources.events_for("default", name)}
-    assert reasons.get("KnowledgeTransferPending") == "Warning"
+    # The operator posts its Events after the status write: wait for the Event, do not race it.
+    reasons = eventually(
+        lambda: {e.reason: e.type for e in resources.events_for("default", name)}.get(
+            "KnowledgeTransferPending"
+        ),
+        what="a KnowledgeTransferPending Event",
+    )
+    assert reasons == "Warning"
 
     transfers = [
         *created["spec"].get("knowledgeTransfers", []),

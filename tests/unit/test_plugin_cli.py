@@ -63,6 +63,9 @@ class FakeCluster:
             raise ApiException(status=404, reason="Not Found")
         return copy.deepcopy(self.contracts[name])
 
+    def list_statements(self):
+        return []
+
     def list_contracts(self):
         if self.forbid_contracts:
             raise ApiException(status=403, reason="Forbidden")
@@ -489,3 +492,31 @@ def test_hours_are_shown_as_h_mm() -> None:
         "-0:15",
         "100:00",
     ]
+
+
+def test_the_queue_shows_recorded_acknowledgements_apart_from_observed_ones() -> None:
+    rows = []
+    for name, grade in (("phoned", "Recorded"), ("acked", "Observed")):
+        case = stored_case(name, state="InAnalysis", analysisStartedAt="2026-11-20T08:05:00Z")
+        case["spec"]["reportedAt"] = "2026-11-20T08:00:00Z"
+        case["status"] = {
+            "reaction": {
+                "target": "2h",
+                "calendar": "Standard",
+                "reportedAt": "2026-11-20T08:00:00Z",
+                "deadline": "2026-11-20T10:00:00Z",
+                "state": "Met",
+                "evidence": grade,
+            }
+        }
+        rows += plugin.queue_rows([plugin.SupportCase.from_k8s(case)], {}, NOW)
+    assert {row.name: row.to_json()["evidence"] for row in rows} == {
+        "phoned": "Recorded",
+        "acked": "Observed",
+    }
+    header, *lines = click.unstyle(plugin.render_queue(rows, wide=True, now=NOW)).splitlines()
+    column = header.index("EVIDENCE")
+    assert {line.split()[1]: line[column:].split()[0] for line in lines} == {
+        "phoned": "Recorded",
+        "acked": "Observed",
+    }

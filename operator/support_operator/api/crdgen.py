@@ -76,7 +76,7 @@ class ResourceDefinition:
     short_names: tuple[str, ...]
     namespaced: bool
     spec_model: type[BaseModel]
-    status_model: type[BaseModel]
+    status_model: type[BaseModel] | None  # None: no status subresource
     description: str
     printer_columns: tuple[PrinterColumn, ...]
     selectable_fields: tuple[str, ...] = ()
@@ -145,7 +145,27 @@ SUPPORT_CASE = ResourceDefinition(
     root_rules=(NAME_LENGTH_RULE,),
 )
 
-RESOURCES = (SUPPORT_CONTRACT, SUPPORT_CASE)
+SUPPORT_STATEMENT = ResourceDefinition(
+    kind=api.STATEMENT_KIND,
+    plural=api.STATEMENT_PLURAL,
+    singular=api.STATEMENT_SINGULAR,
+    short_names=api.STATEMENT_SHORT_NAMES,
+    namespaced=False,
+    spec_model=api.SupportStatementSpec,
+    status_model=None,
+    description="The issued monthly statement of a SupportContract: cases, effort per member and "
+    "category, packages, invoiced time, flat fees, reactions, adjustments. Written once by the operator; "
+    "never changes. Cluster-scoped, owned by the contract.",
+    printer_columns=(
+        PrinterColumn("Contract", ".spec.contractRef.name", description="The SupportContract."),
+        PrinterColumn("Month", ".spec.month", description="The month billed."),
+        PrinterColumn("Invoiced", ".spec.totals.invoicedMinutes", "integer", "Invoiced minutes."),
+        PrinterColumn("Issued", ".spec.issuedAt", "date", "When it was issued."),
+    ),
+    selectable_fields=(".spec.contractRef.name", ".spec.month"),
+)
+
+RESOURCES = (SUPPORT_CONTRACT, SUPPORT_CASE, SUPPORT_STATEMENT)
 
 
 def structural_schema(model: type[BaseModel]) -> JsonDict:
@@ -250,21 +270,21 @@ def _model_description(model: type[BaseModel]) -> str:
 
 def openapi_schema(resource: ResourceDefinition) -> JsonDict:
     """The openAPIV3Schema of the resource: apiVersion, kind, metadata, spec, status."""
-    spec = structural_schema(resource.spec_model)
-    status = structural_schema(resource.status_model)
+    properties: JsonDict = {
+        "apiVersion": {
+            "type": "string",
+            "description": "Versioned schema of this representation of an object.",
+        },
+        "kind": {"type": "string", "description": "REST resource this object represents."},
+        "metadata": {"type": "object"},
+        "spec": structural_schema(resource.spec_model),
+    }
+    if resource.status_model is not None:
+        properties["status"] = structural_schema(resource.status_model)
     schema: JsonDict = {
         "type": "object",
         "description": resource.description,
-        "properties": {
-            "apiVersion": {
-                "type": "string",
-                "description": "Versioned schema of this representation of an object.",
-            },
-            "kind": {"type": "string", "description": "REST resource this object represents."},
-            "metadata": {"type": "object"},
-            "spec": spec,
-            "status": status,
-        },
+        "properties": properties,
         "required": ["spec"],
     }
     if resource.root_rules:
@@ -279,9 +299,10 @@ def build_crd(resource: ResourceDefinition) -> JsonDict:
         "served": True,
         "storage": True,
         "schema": {"openAPIV3Schema": openapi_schema(resource)},
-        "subresources": {"status": {}},
         "additionalPrinterColumns": [column.to_json() for column in resource.printer_columns],
     }
+    if resource.status_model is not None:
+        version["subresources"] = {"status": {}}
     if resource.selectable_fields:
         version["selectableFields"] = [{"jsonPath": path} for path in resource.selectable_fields]
     return {

@@ -45,6 +45,7 @@ from support_operator.api.v1alpha1 import (
     CONTRACT_PLURAL,
     GROUP,
     OPEN_STATES,
+    STATEMENT_PLURAL,
     VERSION,
     AccessMode,
     CaseState,
@@ -54,6 +55,7 @@ from support_operator.api.v1alpha1 import (
 from support_operator.api.v1alpha1.case import EFFORT_DURATION_MESSAGE, EFFORT_DURATION_PATTERN
 from support_operator.api.v1alpha1.common import DNS_LABEL_PATTERN
 from support_operator.cli import access_audit, plugin_approve
+from support_operator.cli import report as report_view
 from support_operator.cli.plugin_scope import cases_in_contract_scope, context_extension
 from support_operator.controllers.case import domain_category, domain_impact, report_time
 from support_operator.controllers.ledger import statement
@@ -139,6 +141,7 @@ class Cluster(Protocol):
     def list_contracts(self) -> list[Obj]: ...
     def patch_case(self, namespace: str, name: str, body: Any, content_type: str) -> Obj: ...
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None: ...
+    def list_statements(self) -> list[Obj]: ...
 
 
 @dataclass
@@ -174,6 +177,10 @@ class KubeCluster:
             GROUP, VERSION, namespace, CASE_PLURAL, name, body, _content_type=content_type
         )
         return patched
+
+    def list_statements(self) -> list[Obj]:
+        listed = self.objects.list_cluster_custom_object(GROUP, VERSION, STATEMENT_PLURAL)
+        return list(listed.get("items", []))
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         try:
@@ -309,6 +316,7 @@ class QueueRow:
     reported_at: dt.datetime
     title: str
     zone: dt.tzinfo | None
+    evidence: str = ""  # Observed | Recorded once acknowledged
 
     def to_json(self) -> Obj:
         return {
@@ -324,6 +332,7 @@ class QueueRow:
             "businessSecondsLeft": int(self.left.total_seconds()) if self.left is not None else None,
             "reportedAt": _iso(self.reported_at),
             "title": self.title,
+            "evidence": self.evidence or None,
         }
 
 
@@ -378,6 +387,7 @@ def _queue_row(case: SupportCase, contract: SupportContract | None, now: dt.date
         reported_at=report_time(case),
         title=case.spec.title,
         zone=_zone(contract),
+        evidence=reaction.evidence.value if reaction and reaction.evidence else "",
     )
 
 
@@ -409,7 +419,7 @@ def render_queue(rows: Sequence[QueueRow], wide: bool, now: dt.datetime) -> str:
     """kubectl-style columns; cells carry ANSI colours that click strips when stdout is no terminal."""
     header = ["NAMESPACE", "NAME", "PRIORITY", "STATE", "REACTION", "DEADLINE", "LEFT"]
     if wide:
-        header += ["CONTRACT", "CATEGORY", "IMPACT", "AGE", "TITLE"]
+        header += ["EVIDENCE", "CONTRACT", "CATEGORY", "IMPACT", "AGE", "TITLE"]
     table = [header]
     for row in rows:
         local = row.deadline.astimezone(row.zone) if row.deadline and row.zone else row.deadline
@@ -417,7 +427,8 @@ def render_queue(rows: Sequence[QueueRow], wide: bool, now: dt.datetime) -> str:
         left = _short(row.left) if row.left is not None else {"Breached": "overdue"}.get(row.reaction, "-")
         cells = [row.namespace, row.name, row.priority, row.state, row.reaction, deadline, left]
         if wide:
-            cells += [row.contract, row.category, row.impact, _age(row.reported_at, now), row.title]
+            evidence = row.evidence or "-"
+            cells += [evidence, row.contract, row.category, row.impact, _age(row.reported_at, now), row.title]
         table.append(cells)
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = []
@@ -933,7 +944,8 @@ def _month(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.pass_context
 def report(ctx: click.Context, contract: str, month: str, output: str) -> None:
     """The monthly statement of a contract: cases, effort per member and category, package consumption,
-    time invoiced beyond packages, flat fees."""
+    time invoiced beyond packages, flat fees, reactions. An issued month shows its SupportStatement as
+    issued; only a month without one is computed from the cases."""
     cluster = _cluster(ctx)
     with api_errors(f"SupportContract {contract}"):
         raw_contract = cluster.get_contract(contract)
@@ -948,8 +960,19 @@ def report(ctx: click.Context, contract: str, month: str, output: str) -> None:
         for raw in raw_cases
         if raw.get("spec", {}).get("contractRef", {}).get("name") == contract
     ]
+    with api_errors("listing SupportStatements"):
+        issued = report_view.issued(cluster.list_statements(), contract, month)
+    if issued is not None:
+        text = report_view.statement_markdown(the_contract, issued, hours)
+        click.echo(text if output == "md" else report_view.statement_csv(issued, CSV_COLUMNS), nl=False)
+        return
     result = statement(the_contract, cases, month)
-    click.echo(render_markdown(the_contract, result) if output == "md" else render_csv(result), nl=False)
+    if output == "csv":
+        click.echo(render_csv(result), nl=False)
+        return
+    reactions = report_view.reactions_markdown(report_view.running_reactions(the_contract, cases, month))
+    note = "Not issued yet: computed from the SupportCases as they are now.\n"
+    click.echo(render_markdown(the_contract, result) + "\n".join(reactions) + "\n\n" + note, nl=False)
 
 
 plugin_approve.register(main, sys.modules[__name__])  # `kubectl support approve` (cli/plugin_approve.py)

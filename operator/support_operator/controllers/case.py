@@ -18,6 +18,7 @@ from support_operator.api.v1alpha1 import (
     Calendar,
     CaseCategory,
     CaseState,
+    Condition,
     ConfirmationStatus,
     EffortTotals,
     HistoryEntry,
@@ -29,6 +30,7 @@ from support_operator.api.v1alpha1 import (
 )
 from support_operator.api.v1alpha1 import Impact as ApiImpact
 from support_operator.api.v1alpha1 import ReactionState as ApiReactionState
+from support_operator.controllers import evidence
 from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
 from support_operator.controllers.contract import Availability
 from support_operator.controllers.ledger import effort_totals
@@ -114,8 +116,11 @@ def plan_case(
     usable = contract is not None and contract_availability is not None and contract_availability.usable
     reaction = previous.reaction
     recheck_at = None
+    ack = None
     if usable and contract is not None and (is_open(case) or reaction is None or reaction.state == "Pending"):
-        reaction, recheck_at = _reaction(case, contract, previous.reaction, now)
+        tolerance = contract.spec.records.acknowledgement_tolerance
+        ack = evidence.acknowledgement(case, previous.reaction, tolerance, now)
+        reaction, recheck_at = _reaction(case, contract, previous.reaction, ack, now)
         if previous.reaction is None or previous.reaction.state != reaction.state:
             if reaction.state == ApiReactionState.MET:
                 record("ReactionMet", f"analysis started at {reaction.analysis_started_at}, in time")
@@ -133,6 +138,10 @@ def plan_case(
     approved, approval_change = approval.condition(case, contract, now) if usable else (None, None)
     desired += [approved] if approved is not None else []
     recheck_at = min((t for t in (recheck_at, approval_change) if t is not None), default=None)
+    if ack is not None and contract is not None:
+        desired.append(ack.condition(contract.spec.records.acknowledgement_tolerance))
+    elif previous.conditions:  # settled earlier: the acknowledgement's verdict stays
+        desired += [_kept(c) for c in previous.conditions if c.type == evidence.ACKNOWLEDGED]
     conditions = merge_conditions(previous.conditions, desired, generation, now)
     notes += [
         EventNote("Warning" if c.status != "True" else "Normal", c.reason, c.message)
@@ -169,16 +178,23 @@ def _effort(
 
 
 def _reaction(
-    case: SupportCase, contract: SupportContract, previous: ReactionStatus | None, now: dt.datetime
+    case: SupportCase,
+    contract: SupportContract,
+    previous: ReactionStatus | None,
+    ack: evidence.Acknowledgement | None,
+    now: dt.datetime,
 ) -> tuple[ReactionStatus, dt.datetime | None]:
     policy = reaction_policy(contract.spec)
     previous_state = sla.ReactionState(previous.state.value) if previous is not None else None
+    # A start claimed ahead of time has not happened yet: until it comes, the reaction is still due.
+    started = case.spec.analysis_started_at
+    not_yet = started is not None and started > now
     evaluation = sla.evaluate_reaction(
         policy,
         report_time(case),
         domain_category(case),
         domain_impact(case),
-        case.spec.analysis_started_at,
+        None if not_yet else started,
         now,
         previous_state,
     )
@@ -189,8 +205,18 @@ def _reaction(
         deadline=evaluation.deadline,
         state=ApiReactionState(evaluation.state.value),
         analysis_started_at=case.spec.analysis_started_at,
+        acknowledged_observed_at=ack.observed if ack else None,
+        evidence=ack.evidence if ack else None,
     )
-    return reaction, sla.next_transition_at(evaluation)
+    recheck = sla.next_transition_at(evaluation)
+    if not_yet and started is not None and (recheck is None or started < recheck):
+        recheck = started
+    return reaction, recheck
+
+
+def _kept(condition: Condition) -> Desired:
+    ok = None if condition.status == "Unknown" else condition.status == "True"
+    return Desired(condition.type, ok, condition.reason, condition.message)
 
 
 def _duration_text(duration: dt.timedelta) -> str:

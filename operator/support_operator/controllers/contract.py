@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from support_operator.api.v1alpha1 import (
     Condition,
@@ -18,7 +17,7 @@ from support_operator.api.v1alpha1 import (
     SupportContractStatus,
 )
 from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
-from support_operator.controllers.ledger import contract_ledger
+from support_operator.controllers.ledger import contract_ledger, zone_of
 from support_operator.controllers.policy import calendar_for, reaction_policy
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ def availability(contract: SupportContract, now: dt.datetime) -> Availability:
         reaction_policy(spec)
     except ValueError as error:
         return Availability(False, "InvalidCalendar", f"support hours cannot be used: {error}")
-    today = now.astimezone(ZoneInfo(spec.support_hours.time_zone)).date()
+    today = now.astimezone(zone_of(contract)).date()
     if spec.suspended:
         return Availability(False, "Suspended", "the contract is suspended (spec.suspended); cases wait")
     if spec.period is not None and today < spec.period.start:
@@ -95,7 +94,7 @@ def holidays(contract: SupportContract, now: dt.datetime) -> list[Holiday]:
 
 def _recheck_at(contract: SupportContract, now: dt.datetime) -> dt.datetime:
     """Next instant the status changes with no edit: period start or end, or New Year (holiday list)."""
-    zone = ZoneInfo(contract.spec.support_hours.time_zone)
+    zone = zone_of(contract)  # UTC for an unknown zone: Ready already says InvalidCalendar
     local_now = now.astimezone(zone)
     candidates = [dt.datetime(local_now.year + 1, 1, 1, tzinfo=zone)]
     period = contract.spec.period

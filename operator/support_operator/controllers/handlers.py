@@ -12,7 +12,7 @@ from kubernetes.client.rest import ApiException
 
 from support_operator.access.plan import PlatformTraits
 from support_operator.access.provisioner import OPENSHIFT_USER_GROUP, Provisioner
-from support_operator.api.v1alpha1 import CASE_PLURAL, CONTRACT_PLURAL, GROUP, VERSION
+from support_operator.api.v1alpha1 import CASE_PLURAL, CONTRACT_PLURAL, GROUP, STATEMENT_PLURAL, VERSION
 from support_operator.config import OperatorConfig
 from support_operator.controllers.reconciler import Reconciler
 from support_operator.kube.client import new_api_client
@@ -99,3 +99,8 @@ async def namespace_event(event: kopf.RawEvent, **_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, CASE_PLURAL)
 async def case_event(event: kopf.RawEvent, **_: Any) -> None:
     _reconciler().observe_case(event.get("type"), cast(dict[str, Any], event["object"]))
+
+
+@kopf.on.event(GROUP, VERSION, STATEMENT_PLURAL)
+async def statement_event(event: kopf.RawEvent, **_: Any) -> None:
+    _reconciler().observe_statement(event.get("type"), cast(dict[str, Any], event["object"]))

@@ -78,7 +78,7 @@ def effort_totals(case: SupportCase, increment_minutes: int) -> EffortTotals | N
     )
 
 
-def _zone(contract: SupportContract) -> dt.tzinfo:
+def zone_of(contract: SupportContract) -> dt.tzinfo:
     try:
         return ZoneInfo(contract.spec.support_hours.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -90,7 +90,7 @@ def contract_ledger(contract: SupportContract, cases: Sequence[SupportCase], now
     whose cases are `cases` (other contracts' cases are ignored)."""
     spec = contract.spec
     previous = contract.status or SupportContractStatus()
-    zone = _zone(contract)
+    zone = zone_of(contract)
     today = now.astimezone(zone).date()
     own = [c for c in cases if c.spec.contract_ref.name == contract.metadata.name]
     entries = [entry for case in own for entry in efforts_of(case)]

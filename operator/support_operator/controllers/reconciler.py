@@ -15,27 +15,34 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
+from support_operator import clock
 from support_operator.access import approval
 from support_operator.access.entitlement import case_availability, entitled_cases
 from support_operator.access.plan import PlatformTraits
 from support_operator.access.protected import ProtectedNamespaces
 from support_operator.access.provisioner import Provisioner
 from support_operator.api.v1alpha1 import (
+    API_VERSION,
     CASE_PLURAL,
     CONTRACT_PLURAL,
     GROUP,
     OPEN_STATES,
+    STATEMENT_KIND,
+    STATEMENT_PLURAL,
     VERSION,
     ConfirmationStatus,
     OpenCases,
     PlatformRecord,
     SupportCase,
     SupportContract,
+    SupportContractStatus,
 )
 from support_operator.config import OperatorConfig
 from support_operator.controllers import access as access_logic
 from support_operator.controllers import case as case_logic
 from support_operator.controllers import contract as contract_logic
+from support_operator.controllers import ledger as ledger_logic
+from support_operator.controllers import statements as billing
 from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.domain import sla
@@ -55,11 +62,11 @@ log = logging.getLogger(__name__)
 CaseKey = tuple[str, str]  # namespace, name
 MAIL_RETRY_BASE = 5.0
 MAIL_RETRY_MAX = 300.0
+STATEMENT_FAILED = "StatementFailed"
 
 
 def _now() -> dt.datetime:
-    # Whole seconds: the API stores RFC 3339 timestamps, and equal inputs must give byte-equal status.
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return clock.now()
 
 
 def _newer(incoming: dict[str, Any], known: dict[str, Any] | None) -> bool:
@@ -92,6 +99,7 @@ class Reconciler:
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
     intake: IntakeSupervisor | None = None  # the contracts' intake mailboxes
     intake_conditions: dict[str, Desired] = field(default_factory=dict)  # contract -> EmailIntake
+    statement_book: billing.StatementBook = field(default_factory=billing.StatementBook)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -109,6 +117,11 @@ class Reconciler:
             objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL
         )
         cases = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CASE_PLURAL)
+        issued = await asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, STATEMENT_PLURAL)
+        for statement in issued.get("items", []):  # known before any reconcile: never issued twice
+            self.statement_book.observe(
+                None, {"kind": STATEMENT_KIND, "apiVersion": API_VERSION, **statement}
+            )
         if self.provisioner is not None:
             listed = await asyncio.to_thread(client.CoreV1Api(self.api).list_namespace)
             self.namespaces = {n.metadata.name: dict(n.metadata.labels or {}) for n in listed.items}
@@ -181,6 +194,13 @@ class Reconciler:
         if not known:  # cases that waited for this contract
             self._requeue_cases_of(name)
 
+    def observe_statement(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        """An issued statement: its contract's history and its cases' billing moved."""
+        contract = self.statement_book.observe(event_type, obj)
+        if contract is not None and contract in self.contracts:
+            self.contract_queue.add(contract)
+            self._requeue_cases_of(contract)
+
     def observe_case(self, event_type: str | None, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         previous = self.cases.get(key)
@@ -240,9 +260,11 @@ class Reconciler:
         plan = contract_logic.plan_contract(
             contract, self.platform, self._open_cases(name), now, cases, access, self._intake_condition(name)
         )
-        await self._write_status(obj, CONTRACT_PLURAL, plan.status.to_json_dict(), plan.events)
+        status, failed = await self._issue_statements(contract, cases, plan.status, now)
+        await self._write_status(obj, CONTRACT_PLURAL, status.to_json_dict(), [*plan.events, *failed])
         if plan.recheck_at is not None:
             self.contract_queue.add_at(name, plan.recheck_at)
+        self.contract_queue.add_at(name, billing.next_boundary(contract, now))
         if previous_ready != plan.availability.reason or obj["metadata"].get("generation") != _observed(obj):
             self._requeue_cases_of(name)
 
@@ -295,6 +317,54 @@ class Reconciler:
                 Desired("AccessProvisioned", False, "ProvisioningFailed", message), None, []
             )
         return access_logic.result(request, usable, plan, outcome)
+
+    async def _issue_statements(
+        self,
+        contract: SupportContract,
+        cases: list[SupportCase],
+        status: SupportContractStatus,
+        now: dt.datetime,
+    ) -> tuple[SupportContractStatus, list[EventNote]]:
+        """Issues the statement of every month that has ended (once: a create that finds it exists reads
+        it back), and fills the contract's history from the issued statements. A statement the API server
+        refuses is reported as a Warning Event and tried again in 5 minutes."""
+        name = contract.metadata.name
+        if contract.metadata.uid is not None and status.billing_since is None:
+            status = status.model_copy(update={"billing_since": billing.billing_since(contract, now)})
+        current = contract.model_copy(update={"status": status})
+        failed: list[EventNote] = []
+        for month in billing.due_months(current, self.statement_book.of(name), now):
+            body = billing.build_statement(current, cases, self.statement_book.of(name), month, now)
+            try:
+                created = await asyncio.to_thread(self._create_statement, body)
+            except ApiException as error:
+                self.metrics.reconcile_errors.labels(kind="statement").inc()
+                self.contract_queue.add_after(name, 300)
+                message = f"SupportStatement of {month} not issued: {error.status} {error.reason}; retrying"
+                failed.append(EventNote("Warning", STATEMENT_FAILED, message))
+                break  # months are issued in order: a later one needs this one first
+            self.statement_book.observe(None, created)
+        issued = self.statement_book.of(name)
+        history = status.model_copy(
+            update={
+                "months": billing.months_status(issued, status.months, ledger_logic.MAX_MONTHS),
+                "statements": [s.spec.month for s in issued][-ledger_logic.MAX_MONTHS :] or None,
+            }
+        )
+        return history, failed
+
+    def _create_statement(self, body: dict[str, Any]) -> dict[str, Any]:
+        objects = client.CustomObjectsApi(self.api)
+        try:
+            created = objects.create_cluster_custom_object(GROUP, VERSION, STATEMENT_PLURAL, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            created = objects.get_cluster_custom_object(
+                GROUP, VERSION, STATEMENT_PLURAL, body["metadata"]["name"]
+            )
+        assert isinstance(created, dict)
+        return created
 
     def _background(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -359,12 +429,15 @@ class Reconciler:
         if plan.wants_confirmation and contract is not None and case.metadata.uid not in self._confirmed_uids:
             mail = await self._confirm(case, contract, plan)
             plan = case_logic.plan_case(case, contract, availability, position, mail, now)
-        await self._write_status(obj, CASE_PLURAL, plan.status.to_json_dict(), plan.events)
+        view = billing.case_billing(case, contract, self.statement_book.of(contract_name), now)
+        status = plan.status.model_copy(update={"billing": view.billing})
+        await self._write_status(obj, CASE_PLURAL, status.to_json_dict(), plan.events)
+        for when in (plan.recheck_at, view.recheck_at):
+            if when is not None:
+                self.case_queue.add_at(key, when)
         for note in plan.events:
             if note.reason in approval.REASONS:
                 self.metrics.elevation_approvals.labels(reason=note.reason).inc()
-        if plan.recheck_at is not None:
-            self.case_queue.add_at(key, plan.recheck_at)
 
     def _queue_position(self, key: CaseKey, contract: SupportContract | None) -> int | None:
         """From the contract's queue, computed once until a case or the contract changes it."""

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from support_operator import clock
+
 log = logging.getLogger(__name__)
 Key = TypeVar("Key", bound=Hashable)
 
@@ -63,7 +65,7 @@ class WorkQueue(Generic[Key]):
         self._timers[key] = loop.call_at(when, self._fire, key)
 
     def add_at(self, key: Key, when: dt.datetime) -> None:
-        self.add_after(key, (when - dt.datetime.now(dt.UTC)).total_seconds())
+        self.add_after(key, (when - clock.precise_now()).total_seconds())
 
     def forget(self, key: Key) -> None:
         """The object is gone: drop its schedule and failure count."""

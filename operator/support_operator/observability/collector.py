@@ -133,6 +133,12 @@ REACTIONS = Family(
     "Pending, Met, Breached.",
     ("contract", "state"),
 )
+REACTION_EVIDENCE = Family(
+    "support_contract_case_reaction_evidence",
+    "Acknowledged cases of the contract (while they exist) by reaction state and evidence: Observed (the "
+    "operator saw the acknowledgement arrive in time with its claim) or Recorded (claimed later or ahead).",
+    ("contract", "state", "evidence"),
+)
 CONDITION = Family(
     "support_contract_status_condition",
     "Conditions of the contract's status: 1 for the current status (True, False, Unknown) of each "
@@ -181,6 +187,7 @@ FAMILIES = (
     CONTRACT_INFO,
     OPEN_CASES,
     REACTIONS,
+    REACTION_EVIDENCE,
     CONDITION,
     TEAM_MEMBERS,
     IDENTITIES,
@@ -246,6 +253,7 @@ class _CaseFacts:
     is_open: bool
     priority: str
     reaction_state: str | None  # status.reaction.state, for the contract's counts
+    evidence: str | None  # status.reaction.evidence
     labels: Labels
     info_labels: Labels
     info_line: str
@@ -419,6 +427,7 @@ def _case_facts(
         is_open=state in _OPEN,
         priority=priority,
         reaction_state=str(reaction.get("state")) if reaction and reaction.get("state") else None,
+        evidence=str(reaction.get("evidence")) if reaction and reaction.get("evidence") else None,
         labels=labels,
         info_labels=info_labels,
         info_line=f"{CASE_INFO.name}{label_block(CASE_INFO_LABELS, info_labels)} 1.0\n",
@@ -551,10 +560,13 @@ def _rows(
     deadline, remaining, used, breached, awaiting = per_case
     open_cases: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PRIORITIES, 0))
     reactions: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REACTION_STATES, 0))
+    evidence: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     now = from_epoch_us(now_us)
     for case in cases:
         if case.reaction_state in REACTION_STATES:
             reactions[case.contract][case.reaction_state] += 1
+            if case.evidence is not None:
+                evidence[case.contract][(case.reaction_state, case.evidence)] += 1
         if not case.is_open:
             continue
         open_cases[case.contract][case.priority] += 1
@@ -585,6 +597,8 @@ def _rows(
             rows[OPEN_CASES].append(((name, priority), float(count), ""))
         for state, count in reactions[name].items():
             rows[REACTIONS].append(((name, state), float(count), ""))
+        for (state, grade), count in sorted(evidence[name].items()):
+            rows[REACTION_EVIDENCE].append(((name, state, grade), float(count), ""))
     return rows
 
 

@@ -20,6 +20,7 @@ from support_operator.api.v1alpha1.common import (
     ObjectName,
     ResourceModel,
     cel,
+    duration_rules,
     matching,
     schema_extra,
 )
@@ -92,6 +93,15 @@ class ReactionState(StrEnum):
     PENDING = "Pending"
     MET = "Met"
     BREACHED = "Breached"
+
+
+class ReactionEvidence(StrEnum):
+    """Observed: the operator saw the acknowledgement arrive within the contract's tolerance of the claimed
+    analysisStartedAt. Recorded: the claim differs from what was observed (entered later, e.g. a phone
+    case; or claimed ahead of time), so it rests on the record alone."""
+
+    OBSERVED = "Observed"
+    RECORDED = "Recorded"
 
 
 class Calendar(StrEnum):
@@ -232,6 +242,12 @@ class SupportCaseSpec(ApiModel):
                 field_path=".analysisStartedAt",
             ),
             cel(
+                "self.state != 'New' || !has(self.analysisStartedAt)",
+                "analysisStartedAt needs a state past New (InAnalysis): a New case has not been "
+                "acknowledged; `kubectl support ack` sets both",
+                field_path=".analysisStartedAt",
+            ),
+            cel(
                 "!has(self.analysisStartedAt) || !has(self.reportedAt) || "
                 "self.analysisStartedAt >= self.reportedAt",
                 "analysisStartedAt cannot be before reportedAt",
@@ -321,12 +337,23 @@ class SupportCaseSpec(ApiModel):
 class ReactionStatus(ApiModel):
     """The reaction SLA of the case."""
 
-    target: Duration = Field(description="Reaction time that applies, in support time, e.g. 2h.")
+    target: Duration = Field(
+        description="Reaction time that applies, in support time, e.g. 2h.",
+        json_schema_extra=duration_rules("target"),
+    )
     calendar: Calendar = Field(description="Standard (support hours) or Pikett (on-call hours).")
     reported_at: AwareDatetime = Field(description="Effective report time the clock starts from.")
     deadline: AwareDatetime = Field(description="Wall-clock instant by which analysis must have started.")
     state: ReactionState = Field(description="Pending, Met or Breached.")
     analysis_started_at: AwareDatetime | None = Field(default=None, description="When analysis started.")
+    acknowledged_observed_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the operator observed analysisStartedAt being set (the API server's managedFields "
+        "time of that write, else the watch event); recorded once.",
+    )
+    evidence: ReactionEvidence | None = Field(
+        default=None, description="Observed or Recorded: how far the claimed analysisStartedAt is backed."
+    )
 
 
 class ConfirmationStatus(ApiModel):
@@ -357,6 +384,25 @@ class EffortTotals(ApiModel):
     total_minutes: int = Field(default=0, description="Sum of all entries, in minutes.")
     billable_minutes: int = Field(
         default=0, description="Effort rounded up to the contract's billing increment, in minutes."
+    )
+
+
+class CaseBilling(ApiModel):
+    """Where the case's effort stands in the contract's issued SupportStatements."""
+
+    billed_entries: int = Field(default=0, ge=0, description="Effort entries in issued statements.")
+    statements: list[ObjectName] | None = Field(
+        default=None,
+        max_length=64,
+        description="Names of the SupportStatements that bill this case's effort.",
+        json_schema_extra=schema_extra(list_set=True),
+    )
+    retained_until: AwareDatetime | None = Field(
+        default=None, description="The case is kept until then (the contract's records.retentionDays)."
+    )
+    releasable: bool = Field(
+        default=False,
+        description="Closed, every effort entry billed and retention over: the case may be deleted.",
     )
 
 
@@ -409,6 +455,7 @@ class SupportCaseStatus(ApiModel):
     )
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
+    billing: CaseBilling | None = Field(default=None, description="The case's effort in issued statements.")
 
 
 class SupportCase(ResourceModel):

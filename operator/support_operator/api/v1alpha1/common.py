@@ -64,6 +64,28 @@ def matching(pattern: str, message: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def duration_rules(name: str, *, at_least: str | None = None, longer_than: str | None = None) -> JsonDict:
+    """`json_schema_extra` of a Duration field: the format in our words, and bounds that only run on a
+    well-formed value (CEL's duration() on `forever` would answer with a protobuf conversion error)."""
+    well_formed = f"self.matches('{DURATION_PATTERN}')"
+    rules = [cel(well_formed, f"{name} {DURATION_MESSAGE}")]
+    if at_least is not None:
+        rules.append(
+            cel(
+                f"!{well_formed} || duration(self) >= duration('{at_least}')",
+                f"{name} must be at least {at_least}",
+            )
+        )
+    if longer_than is not None:
+        rules.append(
+            cel(
+                f"!{well_formed} || duration(self) > duration('{longer_than}')",
+                f"{name} must be longer than {longer_than}",
+            )
+        )
+    return schema_extra(*rules)
+
+
 class ApiModel(BaseModel):
     """Base of every API model: camelCase JSON names, Python names accepted too, unknown fields refused."""
 
@@ -90,7 +112,11 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
 ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
-Duration = Annotated[str, StringConstraints(min_length=2, max_length=20, pattern=DURATION_PATTERN)]
+DURATION_MESSAGE = "must be a duration of whole hours, minutes and seconds, e.g. 1h30m, 45m or 90s"
+# The readable message needs the CEL rule of `duration_rules` on every Duration field (see `matching`).
+Duration = Annotated[
+    str, StringConstraints(min_length=2, max_length=20), matching(DURATION_PATTERN, DURATION_MESSAGE)
+]
 ClockTime = Annotated[str, StringConstraints(min_length=5, max_length=5, pattern=CLOCK_TIME_PATTERN)]
 EmailAddress = Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=EMAIL_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]

@@ -21,6 +21,7 @@ from support_operator.api.v1alpha1.common import (
     ResourceModel,
     SecretReference,
     cel,
+    duration_rules,
     matching,
     schema_extra,
 )
@@ -300,18 +301,14 @@ class AccessSpec(ApiModel):
     elevation_max_duration: Duration = Field(
         default="8h",
         description="Longest time an elevation lasts, even if the incident stays open.",
-        json_schema_extra=schema_extra(
-            cel("duration(self) > duration('0s')", "elevationMaxDuration must be longer than 0s")
-        ),
+        json_schema_extra=duration_rules("elevationMaxDuration", longer_than="0s"),
     )
     token_ttl: Duration = Field(
         default="1h",
         alias="tokenTTL",
         description="Lifetime of the identities' tokens (at least 10m); they are rotated before expiry. "
         "The operator caps it at its configured maximum.",
-        json_schema_extra=schema_extra(
-            cel("duration(self) >= duration('10m')", "tokenTTL must be at least 10m")
-        ),
+        json_schema_extra=duration_rules("tokenTTL", at_least="10m"),
     )
     elevation: ElevationSpec | None = Field(
         default=None, description="How an elevation starts; omitted: with the incident, no approval."
@@ -377,9 +374,7 @@ class Pikett(ApiModel):
     enabled: bool = Field(default=True, description="Whether the Pikett add-on is active.")
     reaction_time: Duration = Field(
         description="Reaction time for production incidents reported outside support hours, e.g. 1h.",
-        json_schema_extra=schema_extra(
-            cel("duration(self) > duration('0s')", "pikett reactionTime must be longer than 0s")
-        ),
+        json_schema_extra=duration_rules("pikett reactionTime", longer_than="0s"),
     )
     hours: SupportHours | None = Field(
         default=None, description="Pikett coverage hours, same shape as supportHours; omitted: 24/7."
@@ -433,7 +428,11 @@ class Billing(ApiModel):
         le=60,
         description="Billing increment in minutes; each case's monthly effort is rounded up to it.",
         json_schema_extra=schema_extra(
-            cel("60 % self == 0", "incrementMinutes must divide an hour (e.g. 5, 6, 10, 15, 30, 60)")
+            # Guarded: below 1 the minimum refuses it; `60 % 0` would speak CEL ("modulus by zero").
+            cel(
+                "self < 1 || 60 % self == 0",
+                "incrementMinutes must divide an hour (e.g. 5, 6, 10, 15, 30, 60)",
+            )
         ),
     )
 
@@ -466,6 +465,25 @@ class Notification(ApiModel):
     reply_to: EmailAddress | None = Field(default=None, description="Reply-To address; default: from.")
     team_address: EmailAddress | None = Field(
         default=None, description="Team mailbox copied on every confirmation; default: each member's e-mail."
+    )
+
+
+class Records(ApiModel):
+    """How the contract's records are kept: how far a claimed acknowledgement may lie from the moment the
+    operator observed it, and how long closed cases stay after their effort is billed."""
+
+    acknowledgement_tolerance: Duration = Field(
+        default="5m",
+        description="An analysisStartedAt within this time of the moment the operator observed it counts "
+        "as evidence Observed; an earlier claim (a phone case entered later) as Recorded.",
+        json_schema_extra=duration_rules("acknowledgementTolerance"),
+    )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=3650,
+        description="Days a closed case whose effort is in an issued SupportStatement is kept before it "
+        "may be deleted (0: as soon as it is billed).",
     )
 
 
@@ -556,6 +574,11 @@ class SupportContractSpec(ApiModel):
     period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
     suspended: bool = Field(
         default=False, description="Suspends the contract: access is revoked and no new case is accepted."
+    )
+    records: Records = Field(
+        default_factory=Records,
+        description="Evidence tolerance of acknowledgements and retention of billed cases.",
+        json_schema_extra=schema_extra(default={}),
     )
 
 
@@ -752,6 +775,19 @@ class SupportContractStatus(ApiModel):
         max_length=50,
         description="New members whose knowledge transfer is still due.",
         json_schema_extra=schema_extra(list_map_keys=("member",)),
+    )
+    billing_since: str | None = Field(
+        default=None,
+        min_length=7,
+        max_length=7,
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+        description="First month (YYYY-MM) the operator issues a SupportStatement for; set once.",
+    )
+    statements: list[Annotated[str, StringConstraints(min_length=7, max_length=7)]] | None = Field(
+        default=None,
+        max_length=36,
+        description="Months (YYYY-MM) with an issued SupportStatement, most recent last.",
+        json_schema_extra=schema_extra(list_set=True),
     )
     observed_team: list[DnsLabel] | None = Field(
         default=None,
