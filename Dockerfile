@@ -35,5 +35,5 @@ RUN mkdir -p /home/support-operator \
     && chmod -R g=u /home/support-operator
 WORKDIR /home/support-operator
 USER 1001:0
-EXPOSE 8080 8081
+EXPOSE 8080 8081 8082
 ENTRYPOINT ["support-operator", "run"]

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint unit integration controlplane prometheus tools bench constraints clean
+.PHONY: run test lint unit integration controlplane prometheus alertmanager tools bench constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
@@ -21,6 +21,10 @@ controlplane:
 
 prometheus:
 	hack/build-prometheus.sh >/dev/null
+
+# The alert-intake tests' webhook sender (tests/integration/test_alert_intake.py).
+alertmanager:
+	hack/build-alertmanager.sh >/dev/null
 
 # helm and the prometheus-operator CRDs (controller-gen) for the deploy tests, built from Go modules.
 tools:
@@ -43,7 +47,7 @@ unit: $(STAMP)
 integration: $(STAMP) controlplane
 	$(BIN)/pytest tests/integration
 
-test: $(STAMP) controlplane prometheus tools lint
+test: $(STAMP) controlplane prometheus alertmanager tools lint
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -23,4 +23,10 @@ class OperatorConfig:
     api_server_url: str | None = None  # external API server URL written into kubeconfigs
     # Never bound for the support team (besides `namespace`, always protected); shell-style patterns.
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    # How long the confirmation e-mail waits for the intake snapshot's findings (then it goes without).
+    diagnostics_mail_wait_seconds: float = 5.0
+    alert_receiver_port: int = 0  # Alertmanager webhook receiver; 0: not served
+    alert_receiver_secret: str = (
+        "alert-receiver"  # Secret in `namespace` whose key `token` is the bearer token
+    )
     extra: dict[str, str] = field(default_factory=dict)

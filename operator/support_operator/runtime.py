@@ -24,11 +24,29 @@ def run_operator(config: OperatorConfig) -> None:
     # under 250 ms (prometheus-client formats every sample anew, over a second at that size).
     start_metrics_server(config.metrics_port, config.bind_address, controllers.registry())
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
+    if config.alert_receiver_port:
+        _start_alert_receiver(config)
     kopf.run(
         identity=cast(Any, _identity()),
         standalone=True,  # one replica with strategy Recreate: no peering objects needed
         clusterwide=True,
         liveness_endpoint=f"http://{config.bind_address}:{config.liveness_port}/healthz",
+    )
+
+
+def _start_alert_receiver(config: OperatorConfig) -> None:
+    from support_operator.intake.receiver import start_alert_receiver
+    from support_operator.kube.client import new_api_client
+
+    secret = (config.namespace, config.alert_receiver_secret)
+    start_alert_receiver(
+        config.alert_receiver_port, config.bind_address, new_api_client(), secret, controllers.registry()
+    )
+    log.info(
+        "Alertmanager webhook receiver on http://%s:%d/alerts (bearer token: Secret %s/%s, key token)",
+        config.bind_address,
+        config.alert_receiver_port,
+        *secret,
     )
 
 

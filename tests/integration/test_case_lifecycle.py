@@ -113,7 +113,10 @@ def test_breach_is_written_once_at_the_deadline_without_polling(
     contract = resources.contract(addOns=add_ons)["metadata"]["name"]
     reported = now().replace(microsecond=0)
     resources.case(namespace, contract, name="outage", reportedAt=iso(reported))
-    pending = resources.wait_case(namespace, "outage", lambda c: reaction_state(c) == "Pending")
+    # Pending, and the intake snapshot (written once, in its own queue) recorded.
+    pending = resources.wait_case(
+        namespace, "outage", lambda c: reaction_state(c) == "Pending" and "diagnosis" in c["status"]
+    )
     assert pending["status"]["reaction"]["calendar"] == "Pikett"
     deadline = dt.datetime.fromisoformat(pending["status"]["reaction"]["deadline"])
     assert deadline == reported + dt.timedelta(seconds=20)

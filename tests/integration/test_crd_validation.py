@@ -577,7 +577,15 @@ def test_kubectl_get_shows_the_printer_columns(
         return result.stdout if result.returncode == 0 and result.stdout else None
 
     cases = eventually(lambda: get("supportcases", "-n", cluster.namespace))
-    assert cases.splitlines()[0].split() == ["NAME", "PRIORITY", "STATE", "DEADLINE", "SLA", "AGE"]
+    assert cases.splitlines()[0].split() == [
+        "NAME",
+        "PRIORITY",
+        "STATE",
+        "DEADLINE",
+        "SLA",
+        "FINDINGS",
+        "AGE",
+    ]
     assert cases.splitlines()[1].split()[:5] == ["columns", "P1", "InAnalysis", "2026-11-03T10:12:00Z", "Met"]
     wide = eventually(lambda: get("scase", "-n", cluster.namespace, "-o", "wide"))
     assert {"CONTRACT", "QUEUE", "TITLE"} <= set(wide.splitlines()[0].split())

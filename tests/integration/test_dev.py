@@ -39,6 +39,7 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(control_plane, tmp_path: Path) 
         "dev",
         f"--metrics-port={free_port()}",
         f"--liveness-port={free_port()}",
+        f"--alert-receiver-port={free_port()}",
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(

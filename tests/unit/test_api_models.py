@@ -278,6 +278,7 @@ def test_crd_metadata() -> None:
         "State",
         "Deadline",
         "SLA",
+        "Findings",
         "Age",
     ]
 

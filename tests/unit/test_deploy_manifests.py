@@ -96,11 +96,12 @@ def test_one_replica_recreate_and_the_image_entrypoint_flags_only() -> None:
 
 def test_ports_and_probes_match_the_image_and_the_cli() -> None:
     ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
-    assert ports == {"metrics": 8080, "healthz": 8081}
+    assert ports == {"metrics": 8080, "healthz": 8081, "alerts": 8082}
     exposed = final_stage((REPO / "Dockerfile").read_text()).all("EXPOSE")[0].arguments.split()
     assert sorted(map(int, exposed)) == sorted(ports.values())
     assert f"--metrics-port={ports['metrics']}" in container()["args"]
     assert f"--liveness-port={ports['healthz']}" in container()["args"]
+    assert f"--alert-receiver-port={ports['alerts']}" in container()["args"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container()[probe]["httpGet"] == {"path": "/healthz", "port": "healthz"}, probe
 

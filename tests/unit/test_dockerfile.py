@@ -89,8 +89,9 @@ def test_exposes_the_cli_default_ports_none_privileged() -> None:
     (expose,) = final_stage(DOCKERFILE).all("EXPOSE")
     ports = sorted(int(p) for p in expose.arguments.split())
     run = cli.commands["run"]
-    defaults = sorted(p.default for p in run.params if p.name in ("metrics_port", "liveness_port"))
-    assert ports == defaults == [8080, 8081]
+    names = ("metrics_port", "liveness_port", "alert_receiver_port")
+    defaults = sorted(p.default for p in run.params if p.name in names)
+    assert ports == defaults == [8080, 8081, 8082]
 
 
 def test_every_runtime_dependency_is_pinned_by_constraints() -> None:

@@ -132,6 +132,7 @@ SUPPORT_CASE = ResourceDefinition(
         PrinterColumn("Deadline", ".status.reaction.deadline", description="Reaction deadline."),
         PrinterColumn("SLA", ".status.reaction.state", description="Pending, Met or Breached."),
         PrinterColumn("Queue", ".status.queuePosition", "integer", priority=1),
+        PrinterColumn("Findings", ".status.diagnosis.findingCount", "integer", "Intake snapshot findings."),
         PrinterColumn("Title", ".spec.title", priority=1),
         PrinterColumn(
             "Approval",

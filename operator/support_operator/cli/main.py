@@ -94,6 +94,21 @@ def _operator_options(command: F) -> F:
             help="Namespace or pattern (kube-*) the support team never gets a binding in (repeatable; the "
             "env variable takes a space-separated list). The operator's own namespace always is.",
         ),
+        click.option(
+            "--alert-receiver-port",
+            envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_PORT",
+            type=int,
+            default=8082,
+            show_default=True,
+            help="Port of the Alertmanager webhook receiver (POST /alerts); 0: not served.",
+        ),
+        click.option(
+            "--alert-receiver-secret",
+            envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_SECRET",
+            default="alert-receiver",
+            show_default=True,
+            help="Secret in the operator's namespace whose key `token` is the receiver's bearer token.",
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
     for option in reversed(options):
@@ -112,6 +127,8 @@ def _config(options: dict[str, Any]) -> OperatorConfig:
         allowed_roles=tuple(options["allowed_roles"]),
         max_token_ttl_seconds=int(_duration(options["max_token_ttl"]).total_seconds()),
         protected_namespaces=tuple(options["protected_namespaces"]),
+        alert_receiver_port=options["alert_receiver_port"],
+        alert_receiver_secret=options["alert_receiver_secret"],
     )
 
 

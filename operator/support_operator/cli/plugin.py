@@ -8,6 +8,7 @@
     kubectl support access kubeconfig --member M [--contract C]
     kubectl support access audit --audit-log FILE [--case C] [--member M] [--since 2h]
     kubectl support report --contract C --month 2026-11 [--format md|csv]
+    kubectl support open --contract C --title T --impact I --reporter-name N --phone P   (cli/open_case.py)
 
 CASE is a name in the current namespace or namespace/name. Like kubectl, every command takes --kubeconfig,
 --context, -n/--namespace and -A. It writes only what a human owns in a case's spec (state,
@@ -140,6 +141,7 @@ class Cluster(Protocol):
     def get_contract(self, name: str) -> Obj: ...
     def list_contracts(self) -> list[Obj]: ...
     def patch_case(self, namespace: str, name: str, body: Any, content_type: str) -> Obj: ...
+    def create_case(self, namespace: str, body: Obj) -> Obj: ...
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None: ...
     def list_statements(self) -> list[Obj]: ...
 
@@ -177,6 +179,12 @@ class KubeCluster:
             GROUP, VERSION, namespace, CASE_PLURAL, name, body, _content_type=content_type
         )
         return patched
+
+    def create_case(self, namespace: str, body: Obj) -> Obj:
+        created: Obj = self.objects.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, CASE_PLURAL, body
+        )
+        return created
 
     def list_statements(self) -> list[Obj]:
         listed = self.objects.list_cluster_custom_object(GROUP, VERSION, STATEMENT_PLURAL)
@@ -974,5 +982,13 @@ def report(ctx: click.Context, contract: str, month: str, output: str) -> None:
     note = "Not issued yet: computed from the SupportCases as they are now.\n"
     click.echo(render_markdown(the_contract, result) + "\n".join(reactions) + "\n\n" + note, nl=False)
 
+
+# --- commands in their own modules (imported last: they use the helpers above) ---------------------------
+
+from support_operator.cli import diagnostics as _diagnostics  # noqa: E402
+from support_operator.cli import open_case  # noqa: E402
+
+_diagnostics.register(main)
+open_case.register(main)
 
 plugin_approve.register(main, sys.modules[__name__])  # `kubectl support approve` (cli/plugin_approve.py)

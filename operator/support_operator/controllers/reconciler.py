@@ -45,6 +45,7 @@ from support_operator.controllers import ledger as ledger_logic
 from support_operator.controllers import statements as billing
 from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.workqueue import WorkQueue
+from support_operator.diagnostics.worker import DiagnosticsWorker, wants_snapshot
 from support_operator.domain import sla
 from support_operator.domain.queue import priority_class
 from support_operator.intake.supervisor import IntakeSupervisor
@@ -97,6 +98,7 @@ class Reconciler:
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     _models: dict[CaseKey, tuple[str | None, SupportCase]] = field(default_factory=dict)
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)  # contract -> queue positions
+    diagnostics: DiagnosticsWorker | None = None  # intake snapshots, in a queue of their own
     intake: IntakeSupervisor | None = None  # the contracts' intake mailboxes
     intake_conditions: dict[str, Desired] = field(default_factory=dict)  # contract -> EmailIntake
     statement_book: billing.StatementBook = field(default_factory=billing.StatementBook)
@@ -131,6 +133,8 @@ class Reconciler:
             )
         for case in cases.get("items", []):
             self.observe_case(None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SupportCase", **case})
+        self.diagnostics = DiagnosticsWorker(self.api, self._case_and_contract)
+        self.diagnostics.start()
         self._contract_queue.start()
         self._case_queue.start()
 
@@ -140,6 +144,8 @@ class Reconciler:
         for queue in (self._contract_queue, self._case_queue):
             if queue is not None:
                 await queue.stop()
+        if self.diagnostics is not None:
+            await self.diagnostics.stop()
 
     def _count_error(self, kind: str) -> Any:
         def count(_key: object, _error: BaseException) -> None:
@@ -209,6 +215,8 @@ class Reconciler:
             self.cases.pop(key, None)
             self._models.pop(key, None)
             self.case_queue.forget(key)
+            if self.diagnostics is not None:
+                self.diagnostics.forget(key)
         else:
             if _newer(obj, self.cases.get(key)):
                 self.cases[key] = obj
@@ -426,6 +434,8 @@ class Reconciler:
         availability = case_availability(contract, availability, key[0], self.namespaces)  # caseNamespaces
         position = self._queue_position(key, contract) if availability and availability.usable else None
         plan = case_logic.plan_case(case, contract, availability, position, None, now)
+        if self.diagnostics is not None and availability and availability.usable and wants_snapshot(obj):
+            self.diagnostics.request(key)  # before the mail, which may list its first findings
         if plan.wants_confirmation and contract is not None and case.metadata.uid not in self._confirmed_uids:
             mail = await self._confirm(case, contract, plan)
             plan = case_logic.plan_case(case, contract, availability, position, mail, now)
@@ -478,6 +488,7 @@ class Reconciler:
             reporter_name=case.spec.reporter.name,
             recipients=recipients,
             reply_to=notification.reply_to,
+            findings=await self._mail_findings(key),
             in_reply_to=case.metadata.annotations.get(MESSAGE_ID_ANNOTATION),
         )
         try:
@@ -498,6 +509,17 @@ class Reconciler:
                 sent_at=_now(), message_id=confirmation.message_id, recipients=list(recipients)
             )
         )
+
+    async def _mail_findings(self, key: CaseKey) -> tuple[str, ...]:
+        if self.diagnostics is None:
+            return ()
+        return await self.diagnostics.mail_findings(key, self.config.diagnostics_mail_wait_seconds)
+
+    def _case_and_contract(self, key: CaseKey) -> tuple[dict[str, Any], SupportContract | None] | None:
+        obj = self.cases.get(key)
+        if obj is None:
+            return None
+        return obj, self._contract_model(obj.get("spec", {}).get("contractRef", {}).get("name", ""))
 
     def _smtp_settings(self, ref: Any) -> smtp.SmtpSettings:
         data = read_secret_data(self.api, ref.namespace, ref.name)  # errors name the Secret

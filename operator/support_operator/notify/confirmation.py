@@ -63,6 +63,13 @@ _BODY = {
     ),
 }
 SUPPORTED_LANGUAGES = tuple(_BODY)
+# The intake snapshot's top findings, when they were ready in time (support_operator.diagnostics).
+_FINDINGS = {
+    "de": "Erste Befunde der automatischen Diagnose (kubectl support findings {case}):",
+    "en": "First findings of the automatic diagnosis (kubectl support findings {case}):",
+    "fr": "Premiers constats du diagnostic automatique (kubectl support findings {case}) :",
+    "it": "Primi risultati della diagnosi automatica (kubectl support findings {case}):",
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class CaseConfirmation:
     reporter_name: str
     recipients: tuple[str, ...]
     reply_to: str | None = None
+    findings: tuple[str, ...] = ()
     in_reply_to: str | None = None  # the Message-ID of the mail that opened the case (e-mail intake)
 
     @property
@@ -118,5 +126,9 @@ def render(confirmation: CaseConfirmation) -> EmailMessage:
     if confirmation.in_reply_to:
         message["In-Reply-To"] = confirmation.in_reply_to
         message["References"] = confirmation.in_reply_to
-    message.set_content(_BODY[language].format(**fields))
+    body = _BODY[language].format(**fields)
+    if confirmation.findings:
+        lines = "\n".join(f"- {line}" for line in confirmation.findings)
+        body += f"\n{_FINDINGS[language].format(**fields)}\n{lines}\n"
+    message.set_content(body)
     return message

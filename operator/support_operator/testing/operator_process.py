@@ -49,6 +49,7 @@ class OperatorProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     liveness_port: int = 0
     metrics_port: int = 0
+    alert_receiver_port: int = 0
     uid: int | None = None
     gid: int | None = None
     _home: Path | None = None
@@ -64,10 +65,15 @@ class OperatorProcess:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
+    @property
+    def alert_receiver_url(self) -> str:
+        return f"http://127.0.0.1:{self.alert_receiver_port}/alerts"
+
     def start(self, timeout: float = 60.0) -> None:
         self._starts += 1
         self.liveness_port = self.liveness_port or free_port()
         self.metrics_port = self.metrics_port or free_port()
+        self.alert_receiver_port = self.alert_receiver_port or free_port()
         executable = Path(sys.executable).parent / ENTRYPOINT[0]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.extra_env}
         home = self._prepare_home() if self.uid is not None else None
@@ -87,6 +93,8 @@ class OperatorProcess:
                 *ENTRYPOINT[1:],
                 f"--liveness-port={self.liveness_port}",
                 f"--metrics-port={self.metrics_port}",
+                f"--alert-receiver-port={self.alert_receiver_port}",
+                "--bind-address=127.0.0.1",  # test servers listen on loopback only
                 *self.extra_args,
             ],
             env=env,

@@ -93,10 +93,14 @@ from support_operator.api.v1alpha1.contract import (
     Weekday,
 )
 from support_operator.api.v1alpha1.intake import (
+    AlertIntake,
+    AlertMatcher,
+    AlertRule,
     AllowedSenders,
     EmailIntake,
     ImapSecurity,
     IntakeSpec,
+    MatchType,
     SubjectKeyword,
 )
 from support_operator.api.v1alpha1.statement import (
@@ -148,6 +152,9 @@ __all__ = [
     "AccessSpec",
     "AddOns",
     "AdjustmentReason",
+    "AlertIntake",
+    "AlertMatcher",
+    "AlertRule",
     "AllowedSenders",
     "ApiModel",
     "Billing",
@@ -179,6 +186,7 @@ __all__ = [
     "LabelSelector",
     "LabelSelectorRequirement",
     "Language",
+    "MatchType",
     "MonthlyUsage",
     "NamespacedName",
     "Notification",

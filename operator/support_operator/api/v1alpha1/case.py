@@ -24,6 +24,7 @@ from support_operator.api.v1alpha1.common import (
     matching,
     schema_extra,
 )
+from support_operator.api.v1alpha1.diagnostics import DiagnosisStatus
 
 CASE_KIND: Final = "SupportCase"
 CASE_PLURAL = "supportcases"
@@ -67,6 +68,7 @@ class ReportChannel(StrEnum):
     EMAIL = "Email"
     PORTAL = "Portal"
     KUBECTL = "Kubectl"
+    ALERT = "Alert"
 
 
 class CaseState(StrEnum):
@@ -293,7 +295,7 @@ class SupportCaseSpec(ApiModel):
         json_schema_extra=schema_extra(cel("self == oldSelf", "reportedAt is immutable")),
     )
     reported_via: ReportChannel = Field(
-        default=ReportChannel.KUBECTL, description="Phone, Email, Portal or Kubectl."
+        default=ReportChannel.KUBECTL, description="Phone, Email, Portal, Kubectl or Alert."
     )
     reporter: Reporter = Field(description="Who reported the case.")
     affected_namespaces: list[DnsLabel] | None = Field(
@@ -412,16 +414,23 @@ CONVERSATION_TEXT_LIMIT = 2000
 
 
 class ConversationEntry(ApiModel):
-    """A mail about the case that reached the intake mailbox (a reply to our confirmation, for example)."""
+    """A message about the case after it was opened: a mail that reached the intake mailbox (a reply to our
+    confirmation, for example) or an alert group that resolved. The shape of the e-mail intake's entries
+    plus `channel`."""
 
-    at: AwareDatetime = Field(description="When the mail reached the mailbox (IMAP INTERNALDATE).")
-    sender: str = Field(max_length=320, description="The mail's From address.")
-    subject: str = Field(default="", max_length=998, description="The mail's subject.")
-    message_id: str = Field(alias="messageID", max_length=998, description="The mail's Message-ID.")
+    at: AwareDatetime = Field(description="When it arrived (IMAP INTERNALDATE) or happened (alert endsAt).")
+    sender: str = Field(max_length=320, description="The mail's From address, or the Alertmanager receiver.")
+    subject: str = Field(default="", max_length=998, description="The mail's subject or a one-line summary.")
+    message_id: str = Field(
+        alias="messageID", max_length=998, description="The mail's Message-ID or another unique key."
+    )
     text: str = Field(
         default="",
         max_length=CONVERSATION_TEXT_LIMIT + 100,
         description="The text part, shortened; the whole mail stays in the processed folder.",
+    )
+    channel: ReportChannel | None = Field(
+        default=None, description="Email or Alert; omitted: Email (entries of the mailbox)."
     )
 
 
@@ -451,10 +460,11 @@ class SupportCaseStatus(ApiModel):
     conversation: list[ConversationEntry] | None = Field(
         default=None,
         max_length=MAX_CONVERSATION,
-        description="Mails about the case from the intake mailbox, oldest first (the most recent ones).",
+        description="Messages about the case (mails, resolved alerts), oldest first (the most recent ones).",
     )
     resolved_at: AwareDatetime | None = Field(default=None, description="When the case was first resolved.")
     closed_at: AwareDatetime | None = Field(default=None, description="When the case was closed.")
+    diagnosis: DiagnosisStatus | None = Field(default=None, description="Intake snapshot and its findings.")
     billing: CaseBilling | None = Field(default=None, description="The case's effort in issued statements.")
 
 

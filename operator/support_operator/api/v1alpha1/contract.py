@@ -25,6 +25,7 @@ from support_operator.api.v1alpha1.common import (
     matching,
     schema_extra,
 )
+from support_operator.api.v1alpha1.diagnostics import DiagnosticsSpec
 from support_operator.api.v1alpha1.intake import IntakeSpec
 
 CONTRACT_KIND: Final = "SupportContract"
@@ -569,11 +570,14 @@ class SupportContractSpec(ApiModel):
         default=None, description="E-mail settings; omitted: no e-mails are sent."
     )
     intake: IntakeSpec | None = Field(
-        default=None, description="How cases come in besides YAML: a mailbox the operator reads."
+        default=None, description="How cases come in besides YAML: a mailbox, the platform's alerts."
     )
     period: ContractPeriod | None = Field(default=None, description="Contract term; omitted: open-ended.")
     suspended: bool = Field(
         default=False, description="Suspends the contract: access is revoked and no new case is accepted."
+    )
+    diagnostics: DiagnosticsSpec | None = Field(
+        default=None, description="Intake snapshot of new cases; omitted: enabled with the defaults."
     )
     records: Records = Field(
         default_factory=Records,

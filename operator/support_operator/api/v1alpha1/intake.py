@@ -1,4 +1,5 @@
-"""spec.intake of a SupportContract: the ways cases come in besides YAML (a mailbox the operator reads)."""
+"""spec.intake of a SupportContract: the ways cases come in besides YAML (a mailbox the operator reads, the
+platform's alerts through the operator's Alertmanager webhook receiver)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from support_operator.api.v1alpha1.case import CaseCategory, Impact
+from support_operator.api.v1alpha1.case import CaseCategory, Impact, Reporter
 from support_operator.api.v1alpha1.common import (
     ApiModel,
     DnsLabel,
@@ -15,6 +16,7 @@ from support_operator.api.v1alpha1.common import (
     EmailAddress,
     SecretReference,
     cel,
+    duration_rules,
     schema_extra,
 )
 
@@ -129,9 +131,7 @@ class EmailIntake(ApiModel):
     poll_interval: Duration = Field(
         default="60s",
         description="How often the folder is checked when the server has no IDLE, and the longest IDLE wait.",
-        json_schema_extra=schema_extra(
-            cel("duration(self) >= duration('5s')", "pollInterval must be at least 5s")
-        ),
+        json_schema_extra=duration_rules("pollInterval", at_least="5s"),
     )
     max_cases_per_sender_per_hour: int = Field(
         default=5,
@@ -144,7 +144,77 @@ class EmailIntake(ApiModel):
         return DEFAULT_KEYWORDS if self.subject_keywords is None else self.subject_keywords
 
 
+# Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*.
+LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+LabelName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=LABEL_NAME_PATTERN)]
+
+
+class MatchType(StrEnum):
+    """How a matcher compares a label: Alertmanager's =, !=, =~ (regular expression, anchored) and !~,
+    spelled as words because a bare `=` is YAML 1.1's value tag and breaks YAML tools reading the CRD."""
+
+    EQUAL = "Equal"
+    NOT_EQUAL = "NotEqual"
+    REGEX = "Regex"
+    NOT_REGEX = "NotRegex"
+
+
+class AlertMatcher(ApiModel):
+    """One label matcher, shaped like AlertmanagerConfig's (`name`, `value`, `matchType`). A missing label
+    has the value "" (Alertmanager's semantics)."""
+
+    name: LabelName = Field(description="Label name, e.g. severity.")
+    value: str = Field(default="", max_length=1024, description="Value or (for =~, !~) RE2 expression.")
+    match_type: MatchType = Field(
+        default=MatchType.EQUAL,
+        description="Equal (=), NotEqual (!=), Regex (=~, anchored RE2) or NotRegex (!~).",
+    )
+
+
+class AlertRule(ApiModel):
+    """Alerts matching every matcher open cases with this impact."""
+
+    matchers: list[AlertMatcher] = Field(
+        min_length=1, max_length=16, description="All must match (AND), e.g. severity=critical."
+    )
+    impact: Impact = Field(
+        default=Impact.PRODUCTION,
+        description="Impact of the cases these alerts open, unless the alert's impactLabel says otherwise.",
+    )
+
+
+class AlertIntake(ApiModel):
+    """Firing alerts that open cases: the first matching rule decides; an alert group opens one case."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            cel(
+                "has(self.reporter.email)",
+                "the alert reporter needs an e-mail address: it receives the confirmations",
+                field_path=".reporter.email",
+            )
+        )
+    )
+
+    namespace: DnsLabel = Field(description="Namespace the cases are opened in.")
+    reporter: Reporter = Field(
+        description="Who the cases are reported by, e.g. the customer's operations team; receives the "
+        "confirmation e-mails."
+    )
+    rules: list[AlertRule] = Field(
+        min_length=1, max_length=32, description="Which alerts open cases, first match wins."
+    )
+    impact_label: LabelName | None = Field(
+        default=None,
+        description="Label whose value (Production or NonProduction) sets an alert's impact, e.g. "
+        "support_impact; other values fall back to the rule's impact.",
+    )
+
+
 class IntakeSpec(ApiModel):
     """How cases come in besides YAML."""
 
     email: EmailIntake | None = Field(default=None, description="A mailbox whose mails open cases.")
+    alerts: AlertIntake | None = Field(
+        default=None, description="Alertmanager webhook: firing alerts open cases (reportedVia: Alert)."
+    )
