@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from support_operator.access.protected import DEFAULT_PROTECTED_NAMESPACES
+
 # Roles a contract may grant; anything else (cluster-admin above all) is refused before anything is created.
 DEFAULT_ALLOWED_ROLES = ("support-readonly", "view", "edit")
 
@@ -24,6 +26,8 @@ class OperatorConfig:
     lease_duration_seconds: float = 15.0
     renew_deadline_seconds: float = 10.0
     retry_period_seconds: float = 2.0
+    # Never bound for the support team (besides `namespace`, always protected); shell-style patterns.
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     # How long the confirmation e-mail waits for the intake snapshot's findings (then it goes without).
     diagnostics_mail_wait_seconds: float = 5.0
     alert_receiver_port: int = 0  # Alertmanager webhook receiver; 0: not served

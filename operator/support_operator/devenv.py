@@ -54,12 +54,27 @@ def _install(kubeconfig: Path, settings: OperatorConfig, apply_samples: bool, ma
     root = repo_root()
     if mail is not None:
         apply_manifests(api, mail.secrets(settings.namespace))
-    if apply_samples and root is not None:
+    if root is None:
+        log.warning("not in a checkout: the shipped roles and admission policies are not installed")
+        return
+    apply_manifests(api, shipped_access_manifests(root))
+    if apply_samples:
         samples = _samples(root / "crds" / "samples")
         for document in samples:
             if mail is not None and document["kind"] == "SupportContract":
                 mail.configure(document, settings.namespace)
         apply_manifests(api, samples)
+
+
+def shipped_access_manifests(root: Path) -> list[dict[str, Any]]:
+    """The ClusterRoles the operator binds (support-readonly, support-case-worker) or ships for the
+    customer (support-case-reporter) and the admission policies: without them every binding the operator
+    makes points at a role that does not exist."""
+    base = root / "deploy" / "base"
+    files = sorted((base / "rbac").glob("support-*.yaml")) + [
+        path for path in sorted((base / "admission").glob("*.yaml")) if path.name != "kustomization.yaml"
+    ]
+    return [d for path in files for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def _samples(folder: Path) -> list[dict[str, Any]]:

@@ -89,9 +89,57 @@ def test_openshift_group_and_rancher_principals(
     impersonating.set_default_header("Impersonate-User", "ameier")
     impersonating.set_default_header("Impersonate-Group", f"support-{contract['metadata']['name']}")
     assert client.CoreV1Api(impersonating).list_namespaced_pod(namespace).items == []
+    assert_support_identities_are_recognised(api_client, namespace, contract["metadata"]["name"])
 
     provisioner.revoke(contract["metadata"]["name"])
     with pytest.raises(ApiException) as gone:
         objects.get_cluster_custom_object(group, version, plural, f"support-{contract['metadata']['name']}")
     assert gone.value.status == 404
     rbac.delete_cluster_role(owner.metadata.name)
+
+
+def assert_support_identities_are_recognised(
+    api_client: client.ApiClient, namespace: str, contract: str
+) -> None:
+    """The admission policies recognise an OpenShift Group member and a Rancher principal as support
+    identities too (the custom verb `support` the contract reader grants): both may work on a case and
+    neither may change the customer's title."""
+    reader = client.RbacAuthorizationV1Api(api_client).read_cluster_role_binding(
+        f"support-contract-{contract}"
+    )
+    assert sorted((s.kind, s.name) for s in reader.subjects) == [
+        ("Group", f"support-{contract}"),
+        ("User", "local://u-claire"),
+    ]
+    cases = client.CustomObjectsApi(api_client)
+    body = {
+        "apiVersion": "support.puzzle.ch/v1alpha1",
+        "kind": "SupportCase",
+        "metadata": {"name": "platform"},
+        "spec": {
+            "contractRef": {"name": contract},
+            "title": "Slow",
+            "category": "Incident",
+            "impact": "NonProduction",
+            "reporter": {"name": "Petra", "email": "petra@acme.example"},
+        },
+    }
+    cases.create_namespaced_custom_object("support.puzzle.ch", "v1alpha1", namespace, "supportcases", body)
+    for headers in (
+        {"Impersonate-User": "ameier", "Impersonate-Group": f"support-{contract}"},
+        {"Impersonate-User": "local://u-claire"},
+    ):
+        member = client.ApiClient(api_client.configuration)
+        for key, value in headers.items():
+            member.set_default_header(key, value)
+        as_member = client.CustomObjectsApi(member)
+        with pytest.raises(ApiException) as refused:
+            as_member.patch_namespaced_custom_object(
+                "support.puzzle.ch",
+                "v1alpha1",
+                namespace,
+                "supportcases",
+                "platform",
+                {"spec": {"title": "x"}},
+            )
+        assert refused.value.status == 403 and "spec.title is the customer's" in refused.value.body, headers

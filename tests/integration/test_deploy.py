@@ -226,6 +226,9 @@ def test_chart_and_kustomize_render_the_same_resources(rendered: dict[str, str])
         "--allowed-role=view",
         "--allowed-role=edit",
         "--max-token-ttl=24h",
+        "--protected-namespace=kube-*",
+        "--protected-namespace=openshift-*",
+        "--protected-namespace=cattle-*",
     ]
     dashboard = ("ConfigMap", "support-operator-dashboard")
     assert [json.loads(v) for v in charted[dashboard]["data"].values()] == [
@@ -249,7 +252,13 @@ def test_chart_allowed_roles_drive_both_the_flag_and_the_bind_permission() -> No
             "resources": ["clusterroles"],
             "verbs": ["bind"],
             "resourceNames": ["support-readonly", "view"],
-        }
+        },
+        {  # shipped with the operator, bound next to the base roles whatever the allow-list
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "verbs": ["bind"],
+            "resourceNames": ["support-case-worker"],
+        },
     ]
 
 

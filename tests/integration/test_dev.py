@@ -60,6 +60,22 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(control_plane, tmp_path: Path) 
 
         status = eventually(sample_case_status, timeout=60, what="the operator's status on a sample case")
         assert status["priority"] == "P1" and status["reaction"]["state"] == "Met"
+        # The roles the operator binds and the admission policies come with it (issue 11: a supporter's
+        # request failed with `clusterrole "support-readonly" not found`).
+        shipped = run_kubectl(
+            control_plane.kubectl_path,
+            kubeconfig,
+            "get",
+            "clusterroles/support-readonly",
+            "clusterroles/support-case-worker",
+            "clusterroles/support-case-reporter",
+            "validatingadmissionpolicies/support-case-tenant-boundary",
+            "validatingadmissionpolicies/support-case-field-ownership",
+            "validatingadmissionpolicies/support-case-elevation-approval",
+            "-o",
+            "name",
+        )
+        assert len(shipped.stdout.split()) == 6, shipped.stdout
         descendants = children_of(process.pid)
         assert len(descendants) >= 3  # etcd, kube-apiserver, kube-controller-manager
     finally:

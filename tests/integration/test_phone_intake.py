@@ -223,12 +223,6 @@ def test_open_refuses_what_cannot_become_a_case_and_writes_nothing(
     assert [c["spec"]["contractRef"]["name"] for c in listed["items"]] == ["nope"]  # only the first one
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 grants support identities `create` on SupportCases in their contract's scope; until it "
-    "is merged the provisioned identity may only read cases (strict: this fails once it passes, so the "
-    "marker goes with that merge)",
-)
 def test_a_supporter_opens_a_phone_case_with_the_provisioned_kubeconfig(
     operator,
     control_plane,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -14,6 +15,7 @@ from support_operator.access.plan import (
     object_name,
     plan_access,
 )
+from support_operator.access.protected import ProtectedNamespaces
 from support_operator.api.v1alpha1 import AccessSpec, TeamMember
 from support_operator.config import DEFAULT_ALLOWED_ROLES
 
@@ -54,9 +56,13 @@ def test_personal_mode_gives_each_member_a_service_account_bound_in_every_scoped
         ("luca", "support-acme-luca"),
     ]
     assert sorted((b.namespace, b.role) for b in plan.bindings) == [
+        ("ci", "support-case-worker"),
         ("ci", "support-readonly"),
+        ("shop", "support-case-worker"),
         ("shop", "support-readonly"),
     ]
+    assert plan.reader is not None and plan.reader.contract == "acme"
+    assert plan.reader.subjects == plan.bindings[0].subjects
     assert {s.name for s in plan.bindings[0].subjects} == {i.service_account for i in plan.identities}
 
 
@@ -132,3 +138,42 @@ def test_long_names_are_shortened_stably() -> None:
     long = object_name("a" * 40, "b" * 40)
     assert len(long) == 63 and long == object_name("a" * 40, "b" * 40)
     assert long != object_name("a" * 40, "b" * 39 + "c")
+
+
+def test_protected_namespaces_get_no_binding_whatever_scope_or_case_say() -> None:
+    everything = {"namespaceSelector": {"matchExpressions": [{"key": "all", "operator": "Exists"}]}}
+    namespaces = {n: {"all": "1"} for n in ("shop", "kube-system", "support-operator", "openshift-etcd")}
+    incident = OpenIncident("shop", "outage", ("support-operator", "kube-system", "shop"), since=NOW)
+    plan = plan_access(request({"scope": everything}, namespaces=namespaces, incidents=(incident,)), NOW)
+    assert {b.namespace for b in plan.bindings} == {"shop"}
+    assert [name for name, _ in plan.skipped] == ["kube-system", "openshift-etcd", "support-operator"]
+    assert "operator's own namespace" in dict(plan.skipped)["support-operator"]
+    custom = ProtectedNamespaces("ops", ("shop",))
+    other = plan_access(request({"scope": everything}, namespaces=namespaces, protected=custom), NOW)
+    assert "shop" not in {b.namespace for b in other.bindings}
+    assert "kube-system" in {b.namespace for b in other.bindings}  # the list is configurable
+
+
+def test_approval_required_elevates_only_inside_the_approved_window() -> None:
+    required = {"elevationMaxDuration": "8h", "elevation": {"approval": "Required"}}
+    waiting = OpenIncident("shop", "outage", ("shop",), since=NOW - dt.timedelta(hours=1))
+    assert not [
+        b
+        for b in plan_access(request(required, incidents=(waiting,)), NOW).bindings
+        if b.purpose == "elevated"
+    ]
+    approved = dataclasses.replace(
+        waiting, approved_at=NOW - dt.timedelta(minutes=5), approved_until=NOW + dt.timedelta(hours=2)
+    )
+    plan = plan_access(request(required, incidents=(approved,)), NOW)
+    elevated = [b for b in plan.bindings if b.purpose == "elevated"]
+    assert [b.namespace for b in elevated] == ["shop"]
+    assert elevated[0].expires_at == NOW + dt.timedelta(hours=2) == plan.next_change_at
+    ended = dataclasses.replace(approved, approved_until=NOW)
+    assert not [
+        b for b in plan_access(request(required, incidents=(ended,)), NOW).bindings if b.purpose == "elevated"
+    ]
+    later = dataclasses.replace(approved, approved_at=NOW + dt.timedelta(minutes=30))
+    planned = plan_access(request(required, incidents=(later,)), NOW)
+    assert not [b for b in planned.bindings if b.purpose == "elevated"]
+    assert planned.next_change_at == NOW + dt.timedelta(minutes=30)

@@ -38,7 +38,43 @@ def test_bind_only_on_the_allowed_roles() -> None:
     assert binds, "the operator needs bind to grant roles it does not hold"
     for rule in binds:
         assert rule["verbs"] == ["bind"] and rule["resources"] == ["clusterroles"]
-        assert set(rule["resourceNames"]) == set(DEFAULT_ALLOWED_ROLES)
+    assert {tuple(sorted(rule["resourceNames"])) for rule in binds} == {
+        tuple(sorted(DEFAULT_ALLOWED_ROLES)),
+        ("support-case-worker",),  # shipped with the operator, bound next to the base roles
+    }
+
+
+def test_cluster_wide_rbac_writes_are_held_by_an_admission_policy() -> None:
+    """The operator creates one ClusterRole + ClusterRoleBinding per contract; RBAC alone would let it
+    bind `edit` cluster-wide, so operator-rbac-guard.yaml must constrain exactly those writes."""
+    writes = {
+        res
+        for rule in rules("ClusterRole")
+        if rule["apiGroups"] == ["rbac.authorization.k8s.io"] and "create" in rule["verbs"]
+        for res in rule["resources"]
+    }
+    assert writes == {"rolebindings", "clusterroles", "clusterrolebindings"}
+    guard = RBAC.parent / "admission" / "operator-rbac-guard.yaml"
+    policy = next(
+        d for d in yaml.safe_load_all(guard.read_text()) if d["kind"] == "ValidatingAdmissionPolicy"
+    )
+    guarded = {
+        res for rule in policy["spec"]["matchConstraints"]["resourceRules"] for res in rule["resources"]
+    }
+    assert guarded == {"clusterroles", "clusterrolebindings"}
+
+
+def test_case_roles_write_only_cases() -> None:
+    for name in ("support-case-worker", "support-case-reporter"):
+        role = yaml.safe_load((RBAC / f"{name}.yaml").read_text())
+        assert [(r["apiGroups"], r["resources"]) for r in role["rules"]] == [
+            (["support.puzzle.ch"], ["supportcases"])
+        ]
+        assert "delete" not in role["rules"][0]["verbs"]
+    reporter = yaml.safe_load((RBAC / "support-case-reporter.yaml").read_text())
+    labels = reporter["metadata"]["labels"]
+    assert labels["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert labels["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
 
 
 def test_secrets_and_tokens_only_in_its_own_namespace() -> None:

@@ -11,7 +11,9 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from support_operator.access.protected import ProtectedNamespaces
 from support_operator.api.v1alpha1 import AccessMode, AccessSpec, LabelSelector, TeamMember
+from support_operator.api.v1alpha1.contract import ApprovalMode
 from support_operator.domain.sla import parse_duration
 
 GROUP_LABEL = "support.puzzle.ch"
@@ -25,6 +27,12 @@ TEAM_IDENTITY = "team"
 MIN_TOKEN_TTL = dt.timedelta(minutes=10)
 # Never granted, whatever the operator's allow-list says: they are cluster-wide super powers.
 FORBIDDEN_ROLES = frozenset({"cluster-admin", "system:masters"})
+# Bound next to the base roles in every scoped namespace: the support side's part of a SupportCase
+# (deploy/base/rbac/support-case-worker.yaml). Shipped with the operator, not chosen by the contract.
+CASE_WORKER_ROLE = "support-case-worker"
+# The custom RBAC verb on a SupportContract that marks its support identities: the admission policies ask
+# kube-apiserver's authorizer for it (deploy/base/admission, docs/access.md).
+SUPPORT_VERB = "support"
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class OpenIncident:
     name: str
     affected_namespaces: tuple[str, ...]
     since: dt.datetime
+    approved_at: dt.datetime | None = None  # the customer's approval (contracts that require one)
+    approved_until: dt.datetime | None = None  # its end, or when it was revoked
 
 
 @dataclass(frozen=True)
@@ -88,10 +98,22 @@ class OpenShiftGroup:
 
 
 @dataclass(frozen=True)
+class ContractReader:
+    """The ClusterRole (+ ClusterRoleBinding) letting the team read its own contract, by resourceNames; its
+    `support` verb is what the admission policies recognise support identities by."""
+
+    name: str
+    contract: str
+    subjects: tuple[Subject, ...]
+
+
+@dataclass(frozen=True)
 class AccessPlan:
     identities: tuple[Identity, ...] = ()
     group: OpenShiftGroup | None = None
     bindings: tuple[Binding, ...] = ()
+    reader: ContractReader | None = None
+    skipped: tuple[tuple[str, str], ...] = ()  # protected namespaces left out, with the reason
     refusals: tuple[str, ...] = ()
     missing_namespaces: tuple[str, ...] = ()
     token_ttl: dt.timedelta = dt.timedelta(hours=1)
@@ -120,6 +142,12 @@ class AccessRequest:
     allowed_roles: frozenset[str] = frozenset()
     max_token_ttl: dt.timedelta = dt.timedelta(hours=24)
     platform: PlatformTraits = field(default_factory=PlatformTraits)
+    protected: ProtectedNamespaces = field(default_factory=lambda: ProtectedNamespaces("support-operator"))
+
+    @property
+    def approval_required(self) -> bool:
+        elevation = self.access.elevation
+        return elevation is not None and elevation.approval == ApprovalMode.REQUIRED
 
 
 def object_name(*parts: str, limit: int = 63) -> str:
@@ -216,17 +244,24 @@ def plan_access(request: AccessRequest, now: dt.datetime) -> AccessPlan:
     subjects = tuple(i.subject for i in team if i.kind != "OpenShiftUser")
     if group is not None:
         subjects += (Subject("Group", group.name),)
-    in_scope, missing = scoped_namespaces(request)
+    matched, missing = scoped_namespaces(request)
+    in_scope, skipped = request.protected.split(matched)
+    for incident in request.incidents:  # named by a case: say so even when outside the scope's match
+        skipped |= request.protected.split(_affected(incident))[1]
+    roles = (*request.access.base_roles, CASE_WORKER_ROLE)
     bindings = [
         Binding(namespace, object_name(request.contract, role, limit=253), role, "base", subjects)
         for namespace in in_scope
-        for role in request.access.base_roles
+        for role in dict.fromkeys(roles)
     ]
     elevated, next_change = _elevations(request, set(in_scope), subjects, now)
+    reader = ContractReader(object_name("contract", request.contract, limit=253), request.contract, subjects)
     return AccessPlan(
         identities=tuple(team),
         group=group,
         bindings=tuple(bindings + elevated),
+        reader=reader,
+        skipped=tuple(sorted(skipped.items())),
         missing_namespaces=tuple(missing),
         token_ttl=token_ttl(request),
         next_change_at=next_change,
@@ -242,8 +277,14 @@ def _elevations(
     bindings: dict[tuple[str, str], Binding] = {}
     next_change: dt.datetime | None = None
     for incident in request.incidents:
-        expires = incident.since + longest
+        window = _window(request, incident, longest)
+        if window is None:
+            continue
+        starts, expires = window
         if expires <= now:
+            continue
+        if starts > now:  # approved for later: look again then
+            next_change = starts if next_change is None else min(next_change, starts)
             continue
         next_change = expires if next_change is None else min(next_change, expires)
         for namespace in _affected(incident) & in_scope:
@@ -263,6 +304,19 @@ def _elevations(
     return sorted(bindings.values(), key=lambda b: (b.namespace, b.name)), next_change
 
 
+def _window(
+    request: AccessRequest, incident: OpenIncident, longest: dt.timedelta
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """When the incident's elevation lasts: from the report (or the customer's approval, when the contract
+    requires one) until the maximum duration or the approval's end; None while it awaits approval."""
+    ends = incident.since + longest
+    if not request.approval_required:
+        return incident.since, ends
+    if incident.approved_at is None or incident.approved_until is None:
+        return None
+    return incident.approved_at, min(ends, incident.approved_until)
+
+
 def _affected(incident: OpenIncident) -> set[str]:
     return set(incident.affected_namespaces) or {incident.namespace}
 
@@ -278,6 +332,8 @@ def describe(plan: AccessPlan) -> str:
         text += f", elevated in {', '.join(elevated)}"
     if plan.missing_namespaces:
         text += f"; not found yet: {', '.join(plan.missing_namespaces)}"
+    if plan.skipped:
+        text += f"; protected, never bound: {', '.join(name for name, _ in plan.skipped)}"
     return text
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +28,23 @@ from support_operator.access.plan import (
     LABEL_IDENTITY,
     LABEL_PURPOSE,
     MANAGED_BY,
+    SUPPORT_VERB,
     AccessPlan,
     Binding,
+    ContractReader,
     Identity,
     object_name,
 )
 from support_operator.api.v1alpha1 import IdentityKind, IdentityStatus, NamespacedName
+from support_operator.api.v1alpha1.contract import TokenRecord
 
 log = logging.getLogger(__name__)
 ANNOTATION_FINGERPRINT = "support.puzzle.ch/members"
 ANNOTATION_BOUND_UID = "support.puzzle.ch/bound-secret-uid"
+ANNOTATION_CREDENTIAL_ID = "support.puzzle.ch/credential-id"
+# The kubeconfig context names contract and member for `kubectl support` (queue, log): a kubeconfig
+# extension, which kubectl keeps and ignores.
+KUBECONFIG_EXTENSION = "support.puzzle.ch"
 OPENSHIFT_USER_GROUP = ("user.openshift.io", "v1", "groups")
 
 
@@ -51,6 +59,7 @@ class AccessOutcome:
     identities: list[IdentityStatus] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     rotate_at: dt.datetime | None = None
+    minted: list[TokenRecord] = field(default_factory=list)  # the audit trail: each token's JTI
 
 
 def kubeconfig_secret_name(contract: str, identity: str) -> str:
@@ -99,6 +108,8 @@ class Provisioner:
             self._ensure_group(name, plan.group.name, list(plan.group.users), owner)
         for binding in plan.bindings:
             self._ensure_binding(name, binding, owner, outcome)
+        if plan.reader is not None:
+            self._ensure_reader(name, plan.reader, owner)
         self._prune(name, plan, outcome)
         return outcome
 
@@ -209,18 +220,26 @@ class Provisioner:
             and rotate_at is not None
             and rotate_at > now
         )
+        credential_id = annotations.get(ANNOTATION_CREDENTIAL_ID)
         if not fresh:
             token, expires = self._mint(identity.service_account, binding, plan.token_ttl)
+            credential_id = token_credential_id(token)
+            if credential_id:
+                outcome.minted.append(
+                    TokenRecord(
+                        credential_id=credential_id,
+                        member=identity.name,
+                        service_account=f"{self.namespace}/{identity.service_account}",
+                        issued_at=now,
+                        expires_at=expires,
+                    )
+                )
             kubeconfig = self._kubeconfig(contract, identity.name, token, ca_bundle)
+            recorded = {ANNOTATION_EXPIRES: expires.isoformat(), ANNOTATION_BOUND_UID: binding.metadata.uid}
+            if credential_id:
+                recorded[ANNOTATION_CREDENTIAL_ID] = credential_id
             body = client.V1Secret(
-                metadata=self._meta(
-                    secret_name,
-                    contract,
-                    "kubeconfig",
-                    owner,
-                    identity.name,
-                    {ANNOTATION_EXPIRES: expires.isoformat(), ANNOTATION_BOUND_UID: binding.metadata.uid},
-                ),
+                metadata=self._meta(secret_name, contract, "kubeconfig", owner, identity.name, recorded),
                 type="Opaque",
                 data={"kubeconfig": base64.b64encode(kubeconfig.encode()).decode()},
             )
@@ -241,6 +260,7 @@ class Provisioner:
                 service_account=NamespacedName(namespace=self.namespace, name=identity.service_account),
                 kubeconfig_secret=NamespacedName(namespace=self.namespace, name=secret_name),
                 token_expires_at=expires,
+                credential_id=credential_id,
             )
         )
 
@@ -284,7 +304,21 @@ class Provisioner:
             "kind": "Config",
             "clusters": [{"name": name, "cluster": cluster}],
             "users": [{"name": f"{name}-{identity}", "user": {"token": token}}],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-{identity}"}}],
+            "contexts": [
+                {
+                    "name": name,
+                    "context": {
+                        "cluster": name,
+                        "user": f"{name}-{identity}",
+                        "extensions": [
+                            {
+                                "name": KUBECONFIG_EXTENSION,
+                                "extension": {"contract": contract, "member": identity},
+                            }
+                        ],
+                    },
+                }
+            ],
             "current-context": name,
         }
         return yaml.safe_dump(config, sort_keys=False)
@@ -311,22 +345,20 @@ class Provisioner:
             role_ref=client.V1RoleRef(
                 api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=binding.role
             ),
-            subjects=[
-                client.RbacV1Subject(
-                    kind=s.kind,
-                    name=s.name,
-                    namespace=self.namespace if s.kind == "ServiceAccount" else None,
-                    api_group=None if s.kind == "ServiceAccount" else "rbac.authorization.k8s.io",
-                )
-                for s in binding.subjects
-            ],
+            subjects=self._rbac_subjects(binding.subjects),
         )
         try:
             current = self.rbac.read_namespaced_role_binding(binding.name, binding.namespace)
         except ApiException as error:
             if not _not_found(error):
                 raise
-            self.rbac.create_namespaced_role_binding(binding.namespace, body)
+            try:
+                self.rbac.create_namespaced_role_binding(binding.namespace, body)
+            except ApiException as refused:
+                if _namespace_gone(refused):  # deleted since the last watch event: its DELETE requeues us
+                    log.info("namespace %s is going away: no binding %s", binding.namespace, binding.name)
+                    return
+                raise
             reason = "ElevationGranted" if binding.purpose == "elevated" else "AccessGranted"
             detail = (
                 f" for {binding.case} until {binding.expires_at:%Y-%m-%d %H:%M} UTC"
@@ -340,6 +372,60 @@ class Provisioner:
             self.rbac.create_namespaced_role_binding(binding.namespace, body)
         elif _subjects(current) != _subjects(body) or (current.metadata.annotations or {}) != annotations:
             self.rbac.replace_namespaced_role_binding(binding.name, binding.namespace, body)
+
+    def _ensure_reader(self, contract: str, reader: ContractReader, owner: dict[str, Any]) -> None:
+        """A ClusterRole reading only this contract (resourceNames) plus the `support` verb, bound
+        cluster-wide to the team: the one ClusterRoleBinding the operator makes (an admission policy,
+        deploy/base/admission/operator-rbac-guard.yaml, holds it to exactly this shape)."""
+        role = client.V1ClusterRole(
+            metadata=self._meta(reader.name, contract, "contract-reader", owner, namespace=""),
+            rules=[
+                client.V1PolicyRule(
+                    api_groups=["support.puzzle.ch"],
+                    resources=["supportcontracts"],
+                    resource_names=[reader.contract],
+                    verbs=["get", "watch", SUPPORT_VERB],
+                )
+            ],
+        )
+        role.metadata.namespace = None
+        binding = client.V1ClusterRoleBinding(
+            metadata=self._meta(reader.name, contract, "contract-reader", owner, namespace=""),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=reader.name
+            ),
+            subjects=self._rbac_subjects(reader.subjects),
+        )
+        binding.metadata.namespace = None
+        try:
+            current_role = self.rbac.read_cluster_role(reader.name)
+        except ApiException as error:
+            if not _not_found(error):
+                raise
+            self.rbac.create_cluster_role(role)
+        else:
+            if current_role.rules != role.rules:
+                self.rbac.replace_cluster_role(reader.name, role)
+        try:
+            current = self.rbac.read_cluster_role_binding(reader.name)
+        except ApiException as error:
+            if not _not_found(error):
+                raise
+            self.rbac.create_cluster_role_binding(binding)
+            return
+        if _subjects(current) != _subjects(binding):
+            self.rbac.replace_cluster_role_binding(reader.name, binding)
+
+    def _rbac_subjects(self, subjects: Any) -> list[client.RbacV1Subject]:
+        return [
+            client.RbacV1Subject(
+                kind=s.kind,
+                name=s.name,
+                namespace=self.namespace if s.kind == "ServiceAccount" else None,
+                api_group=None if s.kind == "ServiceAccount" else "rbac.authorization.k8s.io",
+            )
+            for s in subjects
+        ]
 
     def _ensure_group(self, contract: str, name: str, users: list[str], owner: dict[str, Any]) -> None:
         group, version, plural = OPENSHIFT_USER_GROUP
@@ -396,6 +482,16 @@ class Provisioner:
                     Change("AccessRevoked", f"identity {identity}: ServiceAccount and tokens removed")
                 )
         self._prune_groups(selector, plan)
+        self._prune_reader(selector, plan)
+
+    def _prune_reader(self, selector: str, plan: AccessPlan) -> None:
+        wanted = plan.reader.name if plan.reader is not None else None
+        for item in self.rbac.list_cluster_role_binding(label_selector=selector).items:
+            if item.metadata.name != wanted:
+                self._delete(lambda n=item.metadata.name: self.rbac.delete_cluster_role_binding(n))
+        for item in self.rbac.list_cluster_role(label_selector=selector).items:
+            if item.metadata.name != wanted:
+                self._delete(lambda n=item.metadata.name: self.rbac.delete_cluster_role(n))
 
     def _prune_groups(self, selector: str, plan: AccessPlan) -> None:
         group, version, plural = OPENSHIFT_USER_GROUP
@@ -431,7 +527,25 @@ def _owner(contract: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _subjects(binding: client.V1RoleBinding) -> list[tuple[str, str, str | None]]:
+def _namespace_gone(error: ApiException) -> bool:
+    """A namespace deleted (404) or being deleted (403 `... because it is being terminated`) - broad scope
+    selectors meet such namespaces all the time; they must not fail the whole contract."""
+    return _not_found(error) or (error.status == 403 and "being terminated" in str(error.body or ""))
+
+
+def token_credential_id(token: str) -> str | None:
+    """The JTI of a service account token as the audit log names it (`JTI=<jti>`); the token is ours, from
+    the TokenRequest API, so its payload is read without verifying the signature."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    jti = claims.get("jti") if isinstance(claims, dict) else None
+    return f"JTI={jti}" if isinstance(jti, str) and jti else None
+
+
+def _subjects(binding: Any) -> list[tuple[str, str, str | None]]:
     return sorted((s.kind, s.name, s.namespace) for s in binding.subjects or [])
 
 

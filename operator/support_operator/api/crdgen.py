@@ -134,6 +134,12 @@ SUPPORT_CASE = ResourceDefinition(
         PrinterColumn("Queue", ".status.queuePosition", "integer", priority=1),
         PrinterColumn("Findings", ".status.diagnosis.findingCount", "integer", "Intake snapshot findings."),
         PrinterColumn("Title", ".spec.title", priority=1),
+        PrinterColumn(
+            "Approval",
+            '.status.conditions[?(@.type=="ElevationApproved")].reason',
+            description="Customer approval of the elevation (contracts with access.elevation.approval).",
+            priority=1,
+        ),
         AGE,
     ),
     selectable_fields=(".spec.contractRef.name", ".spec.state", ".spec.category", ".spec.impact"),

@@ -10,6 +10,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from support_operator.access.provisioner import kubeconfig_secret_name
+from support_operator.cli import access_audit
 
 
 @click.group()
@@ -47,3 +48,27 @@ def kubeconfig(contract: str, member: str, namespace: str, kubeconfig: Path | No
             ) from error
         raise
     click.echo(base64.b64decode(secret.data["kubeconfig"]).decode(), nl=False)
+
+
+@access.command()
+@access_audit.options
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KUBECONFIG",
+    help="Cluster to read contracts and cases from (default: KUBECONFIG, ~/.kube/config).",
+)
+def audit(
+    audit_log: Path,
+    case_ref: str | None,
+    contract: str | None,
+    member: str | None,
+    since: str | None,
+    output: str,
+    kubeconfig: Path | None,
+) -> None:
+    """What support identities did, from kube-apiserver's audit log: verb, resource, namespace, name,
+    response code and time; with --case only within the case's elevation window."""
+    api = config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None)
+    rows = access_audit.run(api, audit_log, case_ref, contract, member, since, "default")
+    click.echo(access_audit.render(rows, output))

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from support_operator.access.protected import DEFAULT_PROTECTED_NAMESPACES
 from support_operator.cli.access import access
 from support_operator.cli.sla import sla
 from support_operator.config import DEFAULT_ALLOWED_ROLES, OperatorConfig
@@ -92,6 +93,16 @@ def _operator_options(command: F) -> F:
             "leader reconciles (run two replicas for a warm standby).",
         ),
         click.option(
+            "--protected-namespace",
+            "protected_namespaces",
+            envvar="SUPPORT_OPERATOR_PROTECTED_NAMESPACES",
+            multiple=True,
+            default=DEFAULT_PROTECTED_NAMESPACES,
+            show_default=True,
+            help="Namespace or pattern (kube-*) the support team never gets a binding in (repeatable; the "
+            "env variable takes a space-separated list). The operator's own namespace always is.",
+        ),
+        click.option(
             "--alert-receiver-port",
             envvar="SUPPORT_OPERATOR_ALERT_RECEIVER_PORT",
             type=int,
@@ -124,6 +135,7 @@ def _config(options: dict[str, Any]) -> OperatorConfig:
         allowed_roles=tuple(options["allowed_roles"]),
         max_token_ttl_seconds=int(_duration(options["max_token_ttl"]).total_seconds()),
         leader_election=options["leader_election"],
+        protected_namespaces=tuple(options["protected_namespaces"]),
         alert_receiver_port=options["alert_receiver_port"],
         alert_receiver_secret=options["alert_receiver_secret"],
     )

@@ -4,7 +4,9 @@
     kubectl support ack CASE
     kubectl support state CASE InAnalysis|WaitingForCustomer|Resolved|Closed
     kubectl support log CASE 1h30m "what was done" [--member M] [--date YYYY-MM-DD] [--reason R]
+    kubectl support approve CASE [--for 2h] --reason R [--revoke]
     kubectl support access kubeconfig --member M [--contract C]
+    kubectl support access audit --audit-log FILE [--case C] [--member M] [--since 2h]
     kubectl support report --contract C --month 2026-11 [--format md|csv]
     kubectl support open --contract C --title T --impact I --reporter-name N --phone P   (cli/open_case.py)
 
@@ -24,6 +26,7 @@ import io
 import json
 import re
 import secrets
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,7 +55,9 @@ from support_operator.api.v1alpha1 import (
 )
 from support_operator.api.v1alpha1.case import EFFORT_DURATION_MESSAGE, EFFORT_DURATION_PATTERN
 from support_operator.api.v1alpha1.common import DNS_LABEL_PATTERN
+from support_operator.cli import access_audit, plugin_approve
 from support_operator.cli import report as report_view
+from support_operator.cli.plugin_scope import cases_in_contract_scope, context_extension
 from support_operator.controllers.case import domain_category, domain_impact, report_time
 from support_operator.controllers.ledger import statement
 from support_operator.controllers.policy import reaction_policy
@@ -467,8 +472,7 @@ def queue(ctx: click.Context, output: str, contract: str | None) -> None:
     namespace = (
         cluster.namespace if _connection(ctx).namespace and not _connection(ctx).all_namespaces else None
     )
-    with api_errors("listing SupportCases"):
-        raw_cases = cluster.list_cases(namespace)
+    raw_cases = _visible_cases(ctx, cluster, namespace, contract)
     contracts: dict[str, SupportContract] = {}
     with contextlib.suppress(ApiException):  # without read access to contracts, status is shown as is
         for raw in cluster.list_contracts():
@@ -493,6 +497,21 @@ def queue(ctx: click.Context, output: str, contract: str | None) -> None:
         click.echo("No open cases." if namespace is None else f"No open cases in namespace {namespace}.")
     else:
         click.echo(render_queue(rows, output == "wide", now))
+
+
+def _visible_cases(
+    ctx: click.Context, cluster: Cluster, namespace: str | None, contract: str | None
+) -> list[Obj]:
+    """All cases asked for; a supporter (no cluster-wide list) sees those of the contract's namespaces."""
+    with api_errors("listing SupportCases"):
+        try:
+            return cluster.list_cases(namespace)
+        except ApiException as error:
+            connection = _connection(ctx)
+            own = contract or context_extension(connection.kubeconfig, connection.context).get("contract")
+            if error.status != 403 or namespace is not None or not own:
+                raise
+            return cases_in_contract_scope(cluster, own)
 
 
 # --- ack and state -------------------------------------------------------------------------------------
@@ -616,7 +635,12 @@ def log_effort(
         raise click.BadParameter(f"{duration!r}: {error}", param_hint="DURATION") from None
     if minutes < 0 and not reason:
         raise click.BadParameter("a negative (correcting) entry needs --reason", param_hint="--reason")
-    member = member or _default_member()
+    connection = _connection(ctx)
+    member = (
+        member
+        or context_extension(connection.kubeconfig, connection.context).get("member")
+        or _default_member()
+    )
     if not member or not _DNS_LABEL.match(member):
         raise click.BadParameter(
             f"{member!r} is no team member name; pass --member or set ${MEMBER_ENV}", param_hint="--member"
@@ -716,6 +740,28 @@ def access_kubeconfig(
             "AccessProvisioned condition"
         )
     click.echo(data["kubeconfig"], nl=not data["kubeconfig"].endswith("\n"))
+
+
+@access.command("audit")
+@connection_options
+@access_audit.options
+@click.pass_context
+def access_audit_command(
+    ctx: click.Context,
+    audit_log: Any,
+    case_ref: str | None,
+    contract: str | None,
+    member: str | None,
+    since: str | None,
+    output: str,
+) -> None:
+    """What support identities did, from kube-apiserver's audit log (--case: its elevation window)."""
+    cluster = _cluster(ctx)
+    api = getattr(cluster, "api", None)
+    if api is None:
+        raise PluginError("access audit needs a cluster connection")
+    rows = access_audit.run(api, audit_log, case_ref, contract, member, since, cluster.namespace)
+    click.echo(access_audit.render(rows, output))
 
 
 def _only_contract(cluster: Cluster) -> str:
@@ -944,3 +990,5 @@ from support_operator.cli import open_case  # noqa: E402
 
 _diagnostics.register(main)
 open_case.register(main)
+
+plugin_approve.register(main, sys.modules[__name__])  # `kubectl support approve` (cli/plugin_approve.py)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from support_operator.access import approval
 from support_operator.access.plan import (
     AccessPlan,
     AccessRequest,
@@ -14,8 +15,10 @@ from support_operator.access.plan import (
     describe,
     plan_access,
 )
+from support_operator.access.protected import ProtectedNamespaces
 from support_operator.access.provisioner import AccessOutcome, Change
-from support_operator.api.v1alpha1 import CaseCategory, IdentityStatus, Impact, SupportCase, SupportContract
+from support_operator.api.v1alpha1 import IdentityStatus, SupportCase, SupportContract
+from support_operator.api.v1alpha1.contract import SkippedNamespace, TokenRecord
 from support_operator.controllers.case import is_open, report_time
 from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.contract import Availability
@@ -29,6 +32,9 @@ class AccessResult:
     identities: list[IdentityStatus] | None
     events: list[EventNote] = field(default_factory=list)
     recheck_at: dt.datetime | None = None
+    minted: list[TokenRecord] = field(default_factory=list)
+    granted_namespaces: list[str] | None = None
+    skipped: list[SkippedNamespace] | None = None
 
 
 def open_incidents(cases: Iterable[SupportCase]) -> tuple[OpenIncident, ...]:
@@ -39,11 +45,11 @@ def open_incidents(cases: Iterable[SupportCase]) -> tuple[OpenIncident, ...]:
             name=case.metadata.name,
             affected_namespaces=tuple(case.spec.affected_namespaces or ()),
             since=report_time(case),
+            approved_at=window[0] if (window := approval.window(case)) else None,
+            approved_until=window[1] if window else None,
         )
         for case in cases
-        if is_open(case)
-        and case.spec.category == CaseCategory.INCIDENT
-        and case.spec.impact == Impact.PRODUCTION
+        if is_open(case) and approval.wants_elevation(case)
     )
 
 
@@ -54,6 +60,7 @@ def access_request(
     allowed_roles: Iterable[str],
     max_token_ttl: dt.timedelta,
     platform: PlatformTraits,
+    protected: ProtectedNamespaces | None = None,
 ) -> AccessRequest | None:
     """None when the contract asks for no access."""
     if contract.spec.access is None:
@@ -67,6 +74,7 @@ def access_request(
         allowed_roles=frozenset(allowed_roles),
         max_token_ttl=max_token_ttl,
         platform=platform,
+        **({"protected": protected} if protected is not None else {}),
     )
 
 
@@ -103,6 +111,9 @@ def result(
         outcome.identities,
         events,
         min(recheck) if recheck else None,
+        minted=outcome.minted,
+        granted_namespaces=sorted({b.namespace for b in plan.bindings if b.purpose == "base"}),
+        skipped=[SkippedNamespace(name=name, reason=why) for name, why in plan.skipped],
     )
 
 

@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from support_operator.access import approval
+from support_operator.access.entitlement import NOT_ENTITLED
 from support_operator.api.v1alpha1 import (
     MAX_HISTORY,
     OPEN_STATES,
@@ -133,15 +135,18 @@ def plan_case(
         _ready(case, contract, contract_availability),
         _confirmed(confirmation, mail, usable),
     ]
+    approved, approval_change = approval.condition(case, contract, now) if usable else (None, None)
+    desired += [approved] if approved is not None else []
+    recheck_at = min((t for t in (recheck_at, approval_change) if t is not None), default=None)
     if ack is not None and contract is not None:
         desired.append(ack.condition(contract.spec.records.acknowledgement_tolerance))
     elif previous.conditions:  # settled earlier: the acknowledgement's verdict stays
         desired += [_kept(c) for c in previous.conditions if c.type == evidence.ACKNOWLEDGED]
     conditions = merge_conditions(previous.conditions, desired, generation, now)
     notes += [
-        EventNote("Warning", c.reason, c.message)
+        EventNote("Warning" if c.status != "True" else "Normal", c.reason, c.message)
         for c in flipped(previous.conditions, conditions)
-        if c.status != "True"
+        if c.status != "True" or c.type == approval.CONDITION
     ]
     status = previous.model_copy(
         update={
@@ -260,6 +265,8 @@ def _ready(case: SupportCase, contract: SupportContract | None, usable: Availabi
             "ContractNotFound",
             f"SupportContract {name} does not exist; the case waits and is served once it appears",
         )
+    if usable is not None and usable.reason == NOT_ENTITLED:
+        return Desired("Ready", False, NOT_ENTITLED, usable.message)
     if usable is None or not usable.usable:
         reason = f"Contract{usable.reason}" if usable else "ContractUnknown"
         detail = usable.message if usable else "not reconciled yet"

@@ -138,7 +138,7 @@ def plan_contract(
             "team_size": len(contract.spec.team),
             "platform": record,
             **(ledger.status_fields if ledger else {}),
-            **({"identities": access.identities or None} if access is not None else {}),
+            **(_access_fields(access, previous) if access is not None else {}),
         }
     )
     events = [
@@ -151,6 +151,23 @@ def plan_contract(
     later = [ledger.recheck_at if ledger else None, access.recheck_at if access else None]
     recheck = min([_recheck_at(contract, now), *[t for t in later if t is not None]])
     return ContractPlan(status, usable, events, recheck)
+
+
+MAX_TOKEN_RECORDS = 200
+
+
+def _access_fields(access: AccessResult, previous: SupportContractStatus) -> dict[str, object]:
+    """Identities, where access was granted and skipped, and the audit trail of minted tokens (the
+    newest MAX_TOKEN_RECORDS, appended to what the status already holds)."""
+    tokens = list(previous.tokens or [])
+    known = {t.credential_id for t in tokens}
+    tokens += [t for t in access.minted if t.credential_id not in known]
+    return {
+        "identities": access.identities or None,
+        "granted_namespaces": access.granted_namespaces or None,
+        "skipped_namespaces": access.skipped or None,
+        "tokens": tokens[-MAX_TOKEN_RECORDS:] or None,
+    }
 
 
 def _kept(condition: Condition) -> Desired:

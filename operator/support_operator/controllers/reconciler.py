@@ -17,7 +17,10 @@ from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
 from support_operator import clock
+from support_operator.access import approval
+from support_operator.access.entitlement import case_availability, entitled_cases
 from support_operator.access.plan import PlatformTraits
+from support_operator.access.protected import ProtectedNamespaces
 from support_operator.access.provisioner import Provisioner
 from support_operator.api.v1alpha1 import (
     API_VERSION,
@@ -324,7 +327,7 @@ class Reconciler:
             await self._invalid(obj, CONTRACT_PLURAL, error)
             return
         previous_ready = _ready_reason(obj)
-        cases = self._cases_of(name)
+        cases = entitled_cases(contract, self._cases_of(name), self.namespaces)
         access = await self._provision(obj, contract, cases, now)
         plan = contract_logic.plan_contract(
             contract, self.platform, self._open_cases(name), now, cases, access, self._intake_condition(name)
@@ -372,6 +375,7 @@ class Reconciler:
             self.config.allowed_roles,
             dt.timedelta(seconds=self.config.max_token_ttl_seconds),
             self.platform_traits,
+            ProtectedNamespaces(self.config.namespace, self.config.protected_namespaces),
         )
         plan = access_logic.plan_for(request, usable, now)
         ca_bundle = contract.spec.access.ca_bundle if contract.spec.access else None
@@ -495,6 +499,7 @@ class Reconciler:
         contract_name = case.spec.contract_ref.name
         contract = self._contract_model(contract_name)
         availability = contract_logic.availability(contract, now) if contract else None
+        availability = case_availability(contract, availability, key[0], self.namespaces)  # caseNamespaces
         position = self._queue_position(key, contract) if availability and availability.usable else None
         plan = case_logic.plan_case(case, contract, availability, position, None, now)
         if self.diagnostics is not None and availability and availability.usable and wants_snapshot(obj):
@@ -511,6 +516,9 @@ class Reconciler:
         for when in (plan.recheck_at, view.recheck_at):
             if when is not None:
                 self.case_queue.add_at(key, when)
+        for note in plan.events:
+            if note.reason in approval.REASONS:
+                self.metrics.elevation_approvals.labels(reason=note.reason).inc()
 
     def _queue_position(self, key: CaseKey, contract: SupportContract | None) -> int | None:
         """From the contract's queue, computed once until a case or the contract changes it."""
@@ -702,7 +710,8 @@ def _contract_inputs(obj: dict[str, Any] | None) -> tuple[int, tuple[str, ...]] 
     if obj is None:
         return None
     spec = obj.get("spec", {})
-    return len(spec.get("effort") or []), tuple(spec.get("affectedNamespaces") or ())
+    approved = repr(spec.get("elevationApproval"))  # an approval starts or ends an elevation
+    return len(spec.get("effort") or []), (*(spec.get("affectedNamespaces") or ()), approved)
 
 
 def _ready_reason(obj: dict[str, Any]) -> str | None:

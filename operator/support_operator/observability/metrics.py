@@ -41,6 +41,13 @@ class OperatorMetrics:
             "1 on the replica holding the leader Lease (it alone reconciles and serves the SLA metrics).",
             registry=self.registry,
         )
+        self.elevation_approvals = Counter(
+            f"{PREFIX}_elevation_approval_transitions",
+            "Changes of a case's ElevationApproved condition, by reason (Approved, AwaitingApproval, "
+            "ApprovalExpired, ApprovalRevoked).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.intake_mails = Counter(
             f"{PREFIX}_intake_mails",
             "Mails read from a contract's intake mailbox, by what became of them (case_opened, "

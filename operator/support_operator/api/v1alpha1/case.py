@@ -198,6 +198,36 @@ class EffortEntry(ApiModel):
         return sign * (int(hours) * 60 + int(rest.removesuffix("m") or "0"))
 
 
+class ElevationApproval(ApiModel):
+    """The customer's approval of the elevated role for this incident (`kubectl support approve`).
+    kube-apiserver checks (ValidatingAdmissionPolicy) that the approver, or who revokes, is the requesting
+    user and no support identity."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            cel(
+                "self.expiresAt > self.approvedAt",
+                "expiresAt must be after approvedAt",
+                field_path=".expiresAt",
+            ),
+            cel(
+                "has(self.revokedAt) == has(self.revokedBy)",
+                "revokedAt and revokedBy go together",
+                field_path=".revokedBy",
+            ),
+        )
+    )
+
+    approver: str = Field(min_length=1, max_length=512, description="User name of who approved.")
+    reason: str = Field(min_length=1, max_length=1024, description="Why the elevation is approved.")
+    approved_at: AwareDatetime = Field(description="When the approval starts.")
+    expires_at: AwareDatetime = Field(description="When the approval ends.")
+    revoked_at: AwareDatetime | None = Field(default=None, description="When the approval was revoked.")
+    revoked_by: str | None = Field(
+        default=None, min_length=1, max_length=512, description="User name of who revoked it."
+    )
+
+
 class SupportCaseSpec(ApiModel):
     """The case as reported, and its state as set by the support team."""
 
@@ -286,6 +316,11 @@ class SupportCaseSpec(ApiModel):
         default=None,
         description="When the support team started the analysis (the reaction the SLA measures); "
         "set by `kubectl support ack`, immutable once set.",
+    )
+    elevation_approval: ElevationApproval | None = Field(
+        default=None,
+        description="The customer's approval of the elevated role, when the contract requires one; "
+        "written by the customer side only.",
     )
     effort: list[EffortEntry] | None = Field(
         default=None,

@@ -311,6 +311,9 @@ class AccessSpec(ApiModel):
         "The operator caps it at its configured maximum.",
         json_schema_extra=duration_rules("tokenTTL", at_least="10m"),
     )
+    elevation: ElevationSpec | None = Field(
+        default=None, description="How an elevation starts; omitted: with the incident, no approval."
+    )
     api_server_url: str | None = Field(
         default=None,
         alias="apiServerURL",
@@ -323,6 +326,46 @@ class AccessSpec(ApiModel):
         max_length=65536,
         pattern=r"^[A-Za-z0-9+/]*={0,2}$",
         description="Base64-encoded PEM CA bundle for apiServerURL; default: the cluster's CA.",
+    )
+
+
+class ApprovalMode(StrEnum):
+    """Required: an elevation waits until the customer approves it on the case (`kubectl support approve`)."""
+
+    REQUIRED = "Required"
+    NOT_REQUIRED = "NotRequired"
+
+
+class ElevationSpec(ApiModel):
+    """How an elevation starts."""
+
+    approval: ApprovalMode = Field(
+        default=ApprovalMode.NOT_REQUIRED,
+        description="Required: the elevated role is granted only while someone of the customer side has "
+        "approved it on the case (spec.elevationApproval); NotRequired: with the incident.",
+    )
+
+
+class CaseNamespaces(ApiModel):
+    """Namespaces from which cases may be opened under the contract: a list or a label selector."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            cel(
+                "(has(self.namespaces) && size(self.namespaces) > 0) != has(self.namespaceSelector)",
+                "caseNamespaces needs exactly one of namespaces or namespaceSelector",
+            )
+        )
+    )
+
+    namespaces: list[DnsLabel] | None = Field(
+        default=None,
+        max_length=256,
+        description="Namespaces that may open cases under the contract.",
+        json_schema_extra=schema_extra(list_set=True),
+    )
+    namespace_selector: LabelSelector | None = Field(
+        default=None, description="Label selector of the namespaces that may open cases under the contract."
     )
 
 
@@ -498,6 +541,11 @@ class SupportContractSpec(ApiModel):
         json_schema_extra=schema_extra(list_map_keys=("name",)),
     )
     access: AccessSpec | None = Field(default=None, description="Remote access of the support team.")
+    case_namespaces: CaseNamespaces | None = Field(
+        default=None,
+        description="Namespaces that may open cases under the contract; a case from elsewhere gets "
+        "Ready=False NotEntitled (no e-mail, no elevation, no billing). Omitted: any namespace.",
+    )
     add_ons: AddOns = Field(
         default_factory=AddOns, description="Booked add-ons.", json_schema_extra=schema_extra(default={})
     )
@@ -597,6 +645,34 @@ class IdentityStatus(ApiModel):
         default=None, description="Secret holding the kubeconfig."
     )
     token_expires_at: AwareDatetime | None = Field(default=None, description="Expiry of the current token.")
+    credential_id: str | None = Field(
+        default=None,
+        alias="credentialID",
+        max_length=128,
+        description="JTI of the current token: kube-apiserver's audit log names it in "
+        "user.extra[authentication.kubernetes.io/credential-id].",
+    )
+
+
+class TokenRecord(ApiModel):
+    """A token the operator minted: the audit trail links the audit log's credential id to a member."""
+
+    credential_id: str = Field(
+        alias="credentialID", min_length=1, max_length=128, description="The token's JTI (credential id)."
+    )
+    member: DnsLabel = Field(description="Team member (or 'team') the token was minted for.")
+    service_account: str = Field(
+        max_length=253, description="ServiceAccount (namespace/name) the token authenticates as."
+    )
+    issued_at: AwareDatetime = Field(description="When the token was minted.")
+    expires_at: AwareDatetime = Field(description="When the token expires (as the API server granted it).")
+
+
+class SkippedNamespace(ApiModel):
+    """A namespace in the contract's scope or a case's affected namespaces that got no binding."""
+
+    name: DnsLabel = Field(description="The namespace.")
+    reason: str = Field(max_length=256, description="Why no binding was created there.")
 
 
 class PackageBalance(ApiModel):
@@ -661,6 +737,24 @@ class SupportContractStatus(ApiModel):
         max_length=100,
         description="Identities provisioned for the team.",
         json_schema_extra=schema_extra(list_map_keys=("member", "kind")),
+    )
+    granted_namespaces: list[DnsLabel] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Namespaces where the support team holds its base roles (and may work on cases).",
+        json_schema_extra=schema_extra(list_set=True),
+    )
+    skipped_namespaces: list[SkippedNamespace] | None = Field(
+        default=None,
+        max_length=100,
+        description="Namespaces that matched the scope or an incident but are protected: never bound.",
+        json_schema_extra=schema_extra(list_map_keys=("name",)),
+    )
+    tokens: list[TokenRecord] | None = Field(
+        default=None,
+        max_length=200,
+        description="Audit trail: the most recent tokens minted for the team, oldest first.",
+        json_schema_extra=schema_extra(list_map_keys=("credentialID",)),
     )
     packages: list[PackageBalance] | None = Field(
         default=None,
