@@ -4,31 +4,26 @@ sends them; notifications go out through its webhook notifier, as in production.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import yaml
 
 from support_operator.testing.controlplane import (
     ControlPlaneError,
-    _die_with_parent,
     free_port,
     repo_root,
-    stop_process_group,
 )
+from support_operator.testing.loopback import LoopbackServer
 
 
 class AlertmanagerError(ControlPlaneError):
@@ -57,7 +52,7 @@ def locate_alertmanager() -> Path:
 
 
 @dataclass
-class AlertmanagerServer:
+class AlertmanagerServer(LoopbackServer):
     """Alertmanager on a free loopback port, without clustering, with `config` (its YAML configuration as
     a dict) and a temporary data folder. Use `with AlertmanagerServer(config) as am:`."""
 
@@ -68,6 +63,8 @@ class AlertmanagerServer:
     _process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
     _owns_workdir: bool = field(default=False, repr=False)
+    binary: ClassVar[str] = "alertmanager"
+    error: ClassVar[type[ControlPlaneError]] = AlertmanagerError
 
     @property
     def url(self) -> str:
@@ -90,8 +87,7 @@ class AlertmanagerServer:
         self.port = self.port or free_port()
         config = self.workdir / "alertmanager.yml"
         config.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        self._log = (self.workdir / "alertmanager.log").open("wb")
-        self._process = subprocess.Popen(
+        self._launch(
             [
                 str(self.bin_dir / "alertmanager"),
                 f"--config.file={config}",
@@ -100,54 +96,9 @@ class AlertmanagerServer:
                 "--cluster.listen-address=",  # a single instance: no gossip port
                 "--log.level=info",
             ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            timeout,
         )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
         return self
-
-    def _wait_ready(self, timeout: float) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise AlertmanagerError(
-                    f"alertmanager exited with {self._process.returncode}:\n{self.log_tail()}"
-                )
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return
-            time.sleep(0.2)
-        raise AlertmanagerError(f"alertmanager was not ready within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self, grace: float = 10.0) -> None:
-        if self._process is not None:
-            stop_process_group(self._process, grace)
-        self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.workdir is not None and self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        if self.workdir is None:
-            return "(no log)"
-        with contextlib.suppress(OSError):
-            text = (self.workdir / "alertmanager.log").read_text(errors="replace")
-            return "\n".join(text.splitlines()[-lines:])
-        return "(no log)"
 
     def post_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
         """POST /api/v2/alerts, as Prometheus does: labels, annotations, startsAt, endsAt, generatorURL."""

@@ -7,12 +7,9 @@ extracts its groups into the plain rule file Prometheus and promtool read.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -22,17 +19,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import yaml
 
 from support_operator.testing.controlplane import (
     ControlPlaneError,
-    _die_with_parent,
     free_port,
     repo_root,
-    stop_process_group,
 )
+from support_operator.testing.loopback import LoopbackServer
 
 BINARIES = ("prometheus", "promtool")
 JOB = "support-operator-metrics"  # the job name the Prometheus Operator derives from the Service's name
@@ -87,7 +83,7 @@ def write_rule_file(destination: Path, prometheus_rule: Path | None = None) -> P
 
 
 @dataclass
-class PrometheusServer:
+class PrometheusServer(LoopbackServer):
     """Prometheus on a free loopback port with a temporary data folder, scraping `targets` (host:port) as
     job support-operator-metrics (and `extra_jobs`, job name to targets) every `interval`, evaluating
     `rule_files` as often. Killed with the process that started it. Use `with PrometheusServer(...) as
@@ -103,6 +99,8 @@ class PrometheusServer:
     _process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
     _owns_workdir: bool = field(default=False, repr=False)
+    binary: ClassVar[str] = "prometheus"
+    error: ClassVar[type[ControlPlaneError]] = PrometheusError
 
     @property
     def url(self) -> str:
@@ -124,8 +122,7 @@ class PrometheusServer:
         self.port = self.port or free_port()
         config = self.workdir / "prometheus.yml"
         config.write_text(yaml.safe_dump(self._config(), sort_keys=False))
-        self._log = (self.workdir / "prometheus.log").open("wb")
-        self._process = subprocess.Popen(
+        self._launch(
             [
                 str(self.bin_dir / "prometheus"),
                 f"--config.file={config}",
@@ -133,17 +130,8 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
             ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            timeout,
         )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def _config(self) -> dict[str, Any]:
@@ -155,43 +143,6 @@ class PrometheusServer:
                 for job, targets in {JOB: self.targets, **self.extra_jobs}.items()
             ],
         }
-
-    def _wait_ready(self, timeout: float) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise PrometheusError(
-                    f"prometheus exited with {self._process.returncode}:\n{self.log_tail()}"
-                )
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return
-            time.sleep(0.2)
-        raise PrometheusError(f"prometheus was not ready within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self, grace: float = 10.0) -> None:
-        if self._process is not None:
-            stop_process_group(self._process, grace)
-        self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.workdir is not None and self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        if self.workdir is None:
-            return "(no log)"
-        with contextlib.suppress(OSError):
-            return "\n".join(
-                (self.workdir / "prometheus.log").read_text(errors="replace").splitlines()[-lines:]
-            )
-        return "(no log)"
 
     # -- the HTTP API ------------------------------------------------------------------------------------
 
