@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from support_operator import constants
 from support_operator.access.protected import DEFAULT_PROTECTED_NAMESPACES
 
 # Roles a contract may grant; anything else (cluster-admin above all) is refused before anything is created.
@@ -12,7 +13,7 @@ DEFAULT_ALLOWED_ROLES = ("support-readonly", "view", "edit")
 
 @dataclass(frozen=True)
 class OperatorConfig:
-    namespace: str = "support-operator"  # where identities, bound Secrets and kubeconfigs live
+    namespace: str = constants.DEFAULT_NAMESPACE  # where identities, bound Secrets and kubeconfigs live
     bind_address: str = "0.0.0.0"
     metrics_port: int = 8080
     liveness_port: int = 8081

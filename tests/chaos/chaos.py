@@ -52,9 +52,9 @@ from support_operator.api.v1alpha1 import (
     SupportCase,
     SupportContract,
 )
-from support_operator.controllers import case as case_logic
-from support_operator.controllers.reconciler import REASON_CONFIRMATION_RESENT
+from support_operator.api.v1alpha1.reasons import CONFIRMATION_RESENT
 from support_operator.kube.leader import LEASE_NAME
+from support_operator.status import case as case_logic
 from support_operator.testing.controlplane import LocalControlPlane, free_port
 from support_operator.testing.install import OPERATOR_NAMESPACE, install_crds, operator_kubeconfig
 from support_operator.testing.operator_process import OperatorProcess
@@ -486,7 +486,7 @@ class Chaos:
         events = self.core.list_namespaced_event(
             obj["metadata"]["namespace"], field_selector=f"involvedObject.name={obj['metadata']['name']}"
         )
-        return any(e.reason == REASON_CONFIRMATION_RESENT for e in events.items)
+        return any(e.reason == CONFIRMATION_RESENT for e in events.items)
 
     def _access_violations(self, contract_obj: dict[str, Any], cases: list[dict[str, Any]]) -> list[str]:
         found = []

@@ -19,9 +19,6 @@ from support_operator.api.v1alpha1 import (
     SupportContract,
     SupportContractStatus,
 )
-from support_operator.controllers.case import plan_case
-from support_operator.controllers.contract import availability, plan_contract
-from support_operator.controllers.ledger import contract_ledger, effort_totals, ledger_status
 from support_operator.domain.ledger import (
     BillingMode,
     Booking,
@@ -47,6 +44,9 @@ from support_operator.domain.ledger import (
     training_obligations,
 )
 from support_operator.domain.sla import Category
+from support_operator.status.case import plan_case
+from support_operator.status.contract import availability, plan_contract
+from support_operator.status.ledger import contract_ledger, effort_totals, ledger_status
 
 INCIDENT, CONSULTATION = Category.INCIDENT, Category.CONSULTATION
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sla_objects import Store, case_object, contract_object, touched
 from support_operator.api.v1alpha1 import SupportContract
-from support_operator.controllers.policy import reaction_policy
 from support_operator.domain import sla
 from support_operator.observability import collector as sla_metrics
 from support_operator.observability.collector import SlaCollector
 from support_operator.observability.exposition import render_text, start_metrics_server
 from support_operator.observability.metrics import OperatorMetrics
+from support_operator.status.policy import reaction_policy
 from support_operator.testing.controlplane import free_port
 
 ZURICH = ZoneInfo("Europe/Zurich")

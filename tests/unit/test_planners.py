@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from support_operator.api.v1alpha1 import ConfirmationStatus, OpenCases, SupportCase, SupportContract
-from support_operator.controllers.case import MailOutcome, plan_case, positions
-from support_operator.controllers.contract import availability, plan_contract
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.kube.patch import merge_patch
 from support_operator.notify.confirmation import CaseConfirmation, render
 from support_operator.notify.smtp import SmtpSettings
+from support_operator.status.case import MailOutcome, plan_case, positions
+from support_operator.status.contract import availability, plan_contract
 
 SAMPLES = Path(__file__).resolve().parents[2] / "crds" / "samples"
 NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)  # Thursday 11:00 in Zurich

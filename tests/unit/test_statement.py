@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from support_operator.api.v1alpha1 import ReactionEvidence, SupportCase, SupportContract, SupportStatement
-from support_operator.controllers import evidence
-from support_operator.controllers import statements as billing
 from support_operator.domain import ledger
 from support_operator.domain import statement as domain
 from support_operator.domain.sla import Category
+from support_operator.status import evidence
+from support_operator.status import statements as billing
 
 UTC = dt.UTC
 INCIDENT = Category.INCIDENT

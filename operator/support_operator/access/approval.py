@@ -12,7 +12,7 @@ import datetime as dt
 
 from support_operator.api.v1alpha1 import CaseCategory, Impact, SupportCase, SupportContract
 from support_operator.api.v1alpha1.contract import ApprovalMode
-from support_operator.controllers.conditions import Desired
+from support_operator.status.conditions import Desired
 
 CONDITION = "ElevationApproved"
 APPROVED = "Approved"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from support_operator.access.plan import selector_matches
-from support_operator.api.v1alpha1 import SupportCase, SupportContract
-from support_operator.controllers.contract import Availability
+from support_operator.api.v1alpha1 import SupportCase, SupportContract, reasons
+from support_operator.status.contract import Availability
 
-NOT_ENTITLED = "NotEntitled"
+NOT_ENTITLED = reasons.NOT_ENTITLED
 
 
 def entitled(contract: SupportContract, namespace: str, namespaces: Mapping[str, Mapping[str, str]]) -> bool:

@@ -20,8 +20,8 @@ import click
 
 from support_operator.access import approval
 from support_operator.api.v1alpha1 import IdentityKind, SupportCase, SupportContract
-from support_operator.controllers.case import report_time
 from support_operator.domain.sla import parse_duration
+from support_operator.status.case import report_time
 
 CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 RANCHER_PRINCIPAL = "principalid"  # Rancher's impersonation extra: the user's principal IDs

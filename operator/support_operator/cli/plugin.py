@@ -41,6 +41,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
+from support_operator import constants
 from support_operator.api.v1alpha1 import (
     CASE_PLURAL,
     CONTRACT_PLURAL,
@@ -58,17 +59,17 @@ from support_operator.api.v1alpha1.common import DNS_LABEL_PATTERN
 from support_operator.cli import access_audit, plugin_approve
 from support_operator.cli import report as report_view
 from support_operator.cli.plugin_scope import cases_in_contract_scope, context_extension
-from support_operator.controllers.case import domain_category, domain_impact, report_time
-from support_operator.controllers.ledger import statement
-from support_operator.controllers.policy import reaction_policy
 from support_operator.domain import ledger, sla
 from support_operator.domain.queue import priority_class
+from support_operator.status.case import domain_category, domain_impact, report_time
+from support_operator.status.ledger import statement
+from support_operator.status.policy import reaction_policy
 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 Obj = dict[str, Any]
-DEFAULT_OPERATOR_NAMESPACE = "support-operator"
+DEFAULT_OPERATOR_NAMESPACE = constants.DEFAULT_NAMESPACE
 MEMBER_ENV = "KUBECTL_SUPPORT_MEMBER"
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

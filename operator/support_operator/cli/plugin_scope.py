@@ -10,7 +10,9 @@ from kubernetes import config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-EXTENSION = "support.puzzle.ch"  # = access.provisioner.KUBECONFIG_EXTENSION
+from support_operator import constants
+
+EXTENSION = constants.KUBECONFIG_EXTENSION
 
 
 def context_extension(kubeconfig: str | None, context: str | None) -> dict[str, str]:

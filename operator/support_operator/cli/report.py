@@ -17,8 +17,8 @@ from support_operator.api.v1alpha1 import (
     SupportStatement,
     SupportStatementSpec,
 )
-from support_operator.controllers.ledger import zone_of
 from support_operator.domain import ledger
+from support_operator.status.ledger import zone_of
 
 Obj = dict[str, Any]
 

@@ -37,14 +37,9 @@ from support_operator.api.v1alpha1 import (
     SupportCase,
     SupportContract,
     SupportContractStatus,
+    reasons,
 )
 from support_operator.config import OperatorConfig
-from support_operator.controllers import access as access_logic
-from support_operator.controllers import case as case_logic
-from support_operator.controllers import contract as contract_logic
-from support_operator.controllers import ledger as ledger_logic
-from support_operator.controllers import statements as billing
-from support_operator.controllers.conditions import Desired, EventNote
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.diagnostics.worker import DiagnosticsWorker, wants_snapshot
 from support_operator.domain import sla
@@ -61,13 +56,17 @@ from support_operator.kube.secrets import read_secret_data
 from support_operator.notify import smtp
 from support_operator.notify.confirmation import CaseConfirmation, render
 from support_operator.observability.metrics import OperatorMetrics
+from support_operator.status import access as access_logic
+from support_operator.status import case as case_logic
+from support_operator.status import contract as contract_logic
+from support_operator.status import ledger as ledger_logic
+from support_operator.status import statements as billing
+from support_operator.status.conditions import Desired, EventNote
 
 log = logging.getLogger(__name__)
 CaseKey = tuple[str, str]  # namespace, name
 MAIL_RETRY_BASE = 5.0
 MAIL_RETRY_MAX = 300.0
-REASON_CONFIRMATION_RESENT = "ConfirmationResent"
-STATEMENT_FAILED = "StatementFailed"
 
 
 def _now() -> dt.datetime:
@@ -388,7 +387,7 @@ class Reconciler:
             self.contract_queue.add_after(contract.metadata.name, 30)
             message = f"provisioning failed: {error.status} {error.reason}; retrying"
             return access_logic.AccessResult(
-                Desired("AccessProvisioned", False, "ProvisioningFailed", message), None, []
+                Desired(reasons.ACCESS_PROVISIONED, False, reasons.PROVISIONING_FAILED, message), None, []
             )
         return access_logic.result(request, usable, plan, outcome)
 
@@ -415,7 +414,7 @@ class Reconciler:
                 self.metrics.reconcile_errors.labels(kind="statement").inc()
                 self.contract_queue.add_after(name, 300)
                 message = f"SupportStatement of {month} not issued: {error.status} {error.reason}; retrying"
-                failed.append(EventNote("Warning", STATEMENT_FAILED, message))
+                failed.append(EventNote("Warning", reasons.STATEMENT_FAILED, message))
                 break  # months are issued in order: a later one needs this one first
             self.statement_book.observe(None, created)
         issued = self.statement_book.of(name)
@@ -596,7 +595,9 @@ class Reconciler:
                 f"confirmation {confirmation.message_id} sent again: an operator stopped after sending it "
                 "and before recording it, so the first one may have been delivered (same Message-ID)"
             )
-            await asyncio.to_thread(post_event, self.api, obj, "Warning", REASON_CONFIRMATION_RESENT, message)
+            await asyncio.to_thread(
+                post_event, self.api, obj, "Warning", reasons.CONFIRMATION_RESENT, message
+            )
         return case_logic.MailOutcome(sent=sent)
 
     def _check_fence(self, what: str) -> None:
@@ -664,7 +665,7 @@ class Reconciler:
         first = error.errors()[0]["msg"]
         message = f"the operator cannot read this object: {error.error_count()} problem(s), first: {first}"
         log.error("%s %s: %s", obj["kind"], obj["metadata"]["name"], error)
-        await asyncio.to_thread(post_event, self.api, obj, "Warning", "InvalidSpec", message)
+        await asyncio.to_thread(post_event, self.api, obj, "Warning", reasons.INVALID_SPEC, message)
 
 
 def retry_soon(error: BaseException) -> bool:
@@ -716,7 +717,7 @@ def _contract_inputs(obj: dict[str, Any] | None) -> tuple[int, tuple[str, ...]] 
 
 def _ready_reason(obj: dict[str, Any]) -> str | None:
     for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
+        if condition.get("type") == reasons.READY:
             return str(condition.get("reason"))
     return None
 

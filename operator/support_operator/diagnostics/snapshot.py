@@ -16,10 +16,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from support_operator import constants
+
 SNAPSHOT_API_VERSION = "support.puzzle.ch/snapshot-v1"
 SNAPSHOT_KEY = "snapshot.json.gz"
-SNAPSHOT_LABEL = "support.puzzle.ch/snapshot"
-CASE_LABEL = "support.puzzle.ch/case"
+SNAPSHOT_LABEL = constants.LABEL_SNAPSHOT
+CASE_LABEL = constants.LABEL_CASE
 MANAGED_BY = {"app.kubernetes.io/managed-by": "support-operator"}
 # The namespaced kinds of a snapshot, in the order they are dropped when the snapshot is too large (Events
 # are thinned first, oldest first; pods go last: most findings are about them).

@@ -65,6 +65,8 @@ TRAINING_DAYS_PER_YEAR = 1  # the offer: one person-day per team member and year
 
 
 class BillingMode(StrEnum):
+    """Package: effort is charged to prepaid packages first. Monthly: all effort is invoiced monthly."""
+
     PACKAGE = "Package"
     MONTHLY = "Monthly"
 
@@ -343,6 +345,8 @@ def pending_transfers(
 
 
 class FeeKind(StrEnum):
+    """A flat-fee item: a training (person-days) or a knowledge transfer."""
+
     TRAINING = "Training"
     KNOWLEDGE_TRANSFER = "KnowledgeTransfer"
 

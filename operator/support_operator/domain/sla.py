@@ -39,16 +39,22 @@ _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 class Category(StrEnum):
+    """Incident: something does not work. Consultation: a technical or professional question."""
+
     INCIDENT = "Incident"
     CONSULTATION = "Consultation"
 
 
 class Impact(StrEnum):
+    """Whether production is affected."""
+
     PRODUCTION = "Production"
     NON_PRODUCTION = "NonProduction"
 
 
 class ReactionState(StrEnum):
+    """Pending: analysis not started, deadline ahead. Met: started in time. Breached: deadline passed."""
+
     PENDING = "Pending"
     MET = "Met"
     BREACHED = "Breached"

@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from support_operator import constants
 from support_operator.api.v1alpha1 import (
     API_VERSION,
     CASE_KIND,
     CONVERSATION_TEXT_LIMIT,
-    GROUP,
     AlertIntake,
     AlertMatcher,
     AlertRule,
@@ -36,9 +36,9 @@ from support_operator.api.v1alpha1 import (
 )
 from support_operator.api.v1alpha1.common import DNS_LABEL_PATTERN
 
-GROUP_LABEL = f"{GROUP}/alert-group"  # label on the case: hash of contract and group key
-GROUP_KEY_ANNOTATION = f"{GROUP}/alert-group-key"  # the group key itself, for humans
-INTAKE_LABEL = f"{GROUP}/intake"
+GROUP_LABEL = constants.LABEL_ALERT_GROUP  # label on the case: hash of contract and group key
+GROUP_KEY_ANNOTATION = constants.ANNOTATION_ALERT_GROUP_KEY  # the group key itself, for humans
+INTAKE_LABEL = constants.LABEL_INTAKE
 MAX_TITLE = 200
 MAX_DESCRIPTION = 16384
 MAX_LISTED_ALERTS = 50

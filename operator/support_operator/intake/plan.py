@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from support_operator import constants
 from support_operator.api.v1alpha1 import (
     API_VERSION,
     CASE_KIND,
@@ -21,8 +22,8 @@ from support_operator.intake.mail import IncomingMail, shortened
 from support_operator.intake.threads import MESSAGE_ID_ANNOTATION, CaseIndex, CaseKey, thread_of
 
 DESCRIPTION_LIMIT = 8000  # of the case's 16384: room for the note, and a case that stays readable
-SENDER_ANNOTATION = "support.puzzle.ch/intake-sender"
-VIA_LABEL = "support.puzzle.ch/reported-via"
+SENDER_ANNOTATION = constants.ANNOTATION_INTAKE_SENDER
+VIA_LABEL = constants.LABEL_REPORTED_VIA
 
 
 class Outcome(StrEnum):

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from support_operator import constants
 from support_operator.intake.mail import IncomingMail
 
 CaseKey = tuple[str, str]
-MESSAGE_ID_ANNOTATION = "support.puzzle.ch/message-id"
+MESSAGE_ID_ANNOTATION = constants.ANNOTATION_MESSAGE_ID
 # The confirmation's Message-ID (notify.confirmation.CaseConfirmation.message_id) names the case's UID.
 CONFIRMATION_ID = re.compile(r"^<case-([0-9a-zA-Z-]+)@support-operator\.local>$")
 CASE_TOKEN = re.compile(r"\[Case ([a-z0-9]([-a-z0-9]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\]")

@@ -33,7 +33,6 @@ from support_operator.api.v1alpha1 import (
     EmailIntake,
     SupportContract,
 )
-from support_operator.controllers.conditions import Desired
 from support_operator.domain.sla import parse_duration
 from support_operator.intake.imap import ImapError, ImapSettings, MailboxSession
 from support_operator.intake.mail import MailError, parse_mail
@@ -42,6 +41,7 @@ from support_operator.intake.threads import MESSAGE_ID_ANNOTATION, CaseIndex, Ca
 from support_operator.kube.events import post_event
 from support_operator.kube.secrets import SecretUnavailableError, read_secret_data
 from support_operator.observability.metrics import OperatorMetrics
+from support_operator.status.conditions import Desired
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

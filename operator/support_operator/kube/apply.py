@@ -7,7 +7,9 @@ from typing import Any
 
 from kubernetes import client, dynamic
 
-FIELD_MANAGER = "support-operator"
+from support_operator import constants
+
+FIELD_MANAGER = constants.FIELD_MANAGER
 
 
 def apply_manifests(api_client: client.ApiClient, manifests: Iterable[dict[str, Any]]) -> None:

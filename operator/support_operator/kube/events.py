@@ -10,8 +10,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from support_operator import constants
+
 log = logging.getLogger(__name__)
-COMPONENT = "support-operator"
+COMPONENT = constants.EVENT_COMPONENT
 
 
 def post_event(api: client.ApiClient, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:

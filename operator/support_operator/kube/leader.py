@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from support_operator import constants
+
 log = logging.getLogger(__name__)
-LEASE_NAME = "support-operator"
+LEASE_NAME = constants.LEASE_NAME
 # controller-runtime's defaults (manager.Options: LeaseDuration, RenewDeadline, RetryPeriod).
 LEASE_DURATION_SECONDS = 15.0
 RENEW_DEADLINE_SECONDS = 10.0

@@ -31,10 +31,10 @@ from prometheus_client.utils import floatToGoString
 from pydantic import ValidationError
 
 from support_operator.api.v1alpha1 import OPEN_STATES, SupportContract, SupportContractStatus
-from support_operator.controllers.policy import reaction_policy
 from support_operator.domain import sla
 from support_operator.domain.calendar import BusinessCalendar, from_epoch_us, to_epoch_us
 from support_operator.domain.queue import priority_class
+from support_operator.status.policy import reaction_policy
 
 log = logging.getLogger(__name__)
 

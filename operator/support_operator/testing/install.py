@@ -9,9 +9,10 @@ from typing import Protocol
 
 import yaml
 
+from support_operator import constants
 from support_operator.testing.controlplane import ControlPlaneError, repo_root
 
-OPERATOR_NAMESPACE = "support-operator"
+OPERATOR_NAMESPACE = constants.DEFAULT_NAMESPACE
 
 
 class Kubectl(Protocol):

@@ -25,7 +25,11 @@ from support_operator.api.v1alpha1.common import (
     schema_extra,
 )
 from support_operator.api.v1alpha1.diagnostics import DiagnosisStatus
+from support_operator.domain.sla import Category
+from support_operator.domain.sla import Impact as Impact
+from support_operator.domain.sla import ReactionState as ReactionState
 
+CaseCategory = Category  # one set of enums: the API uses the domain's (domain/sla.py)
 CASE_KIND: Final = "SupportCase"
 CASE_PLURAL = "supportcases"
 CASE_SINGULAR = "supportcase"
@@ -45,20 +49,6 @@ EffortDurationText = Annotated[
     matching(EFFORT_DURATION_PATTERN, EFFORT_DURATION_MESSAGE),
 ]
 EffortMinutes = Annotated[int, Field(ge=-100000, le=100000)]
-
-
-class CaseCategory(StrEnum):
-    """Incident: something does not work. Consultation: a technical or professional question."""
-
-    INCIDENT = "Incident"
-    CONSULTATION = "Consultation"
-
-
-class Impact(StrEnum):
-    """Whether production is affected."""
-
-    PRODUCTION = "Production"
-    NON_PRODUCTION = "NonProduction"
 
 
 class ReportChannel(StrEnum):
@@ -87,14 +77,6 @@ class Priority(StrEnum):
     P1 = "P1"
     P2 = "P2"
     P3 = "P3"
-
-
-class ReactionState(StrEnum):
-    """Pending: analysis not started, deadline ahead. Met: started in time. Breached: deadline passed."""
-
-    PENDING = "Pending"
-    MET = "Met"
-    BREACHED = "Breached"
 
 
 class ReactionEvidence(StrEnum):

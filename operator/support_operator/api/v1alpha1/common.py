@@ -15,7 +15,9 @@ from typing import Annotated, Any, Final, Literal, Self
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
-GROUP: Final = "support.puzzle.ch"
+from support_operator import constants
+
+GROUP: Final = constants.GROUP
 VERSION: Final = "v1alpha1"
 API_VERSION: Final = "support.puzzle.ch/v1alpha1"
 CATEGORY: Final = "support"

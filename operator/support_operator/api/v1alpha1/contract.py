@@ -27,6 +27,7 @@ from support_operator.api.v1alpha1.common import (
 )
 from support_operator.api.v1alpha1.diagnostics import DiagnosticsSpec
 from support_operator.api.v1alpha1.intake import IntakeSpec
+from support_operator.domain.ledger import BillingMode as BillingMode
 
 CONTRACT_KIND: Final = "SupportContract"
 CONTRACT_PLURAL = "supportcontracts"
@@ -90,13 +91,6 @@ class SelectorOperator(StrEnum):
     NOT_IN = "NotIn"
     EXISTS = "Exists"
     DOES_NOT_EXIST = "DoesNotExist"
-
-
-class BillingMode(StrEnum):
-    """Package: effort is charged to prepaid packages first. Monthly: all effort is invoiced monthly."""
-
-    PACKAGE = "Package"
-    MONTHLY = "Monthly"
 
 
 WORKDAYS = [Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI]

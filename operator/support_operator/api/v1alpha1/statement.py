@@ -22,6 +22,7 @@ from support_operator.api.v1alpha1.common import (
     schema_extra,
 )
 from support_operator.api.v1alpha1.contract import BillingMode
+from support_operator.domain.ledger import FeeKind as FeeKind
 
 STATEMENT_KIND: Final = "SupportStatement"
 STATEMENT_PLURAL = "supportstatements"
@@ -44,13 +45,6 @@ class AdjustmentReason(StrEnum):
     """LateEffort: effort dated in a month whose statement was already issued."""
 
     LATE_EFFORT = "LateEffort"
-
-
-class FeeKind(StrEnum):
-    """A flat-fee item: a training (person-days) or a knowledge transfer."""
-
-    TRAINING = "Training"
-    KNOWLEDGE_TRANSFER = "KnowledgeTransfer"
 
 
 class StatementContract(ApiModel):

@@ -22,9 +22,8 @@ from support_operator.api.v1alpha1 import (
     SupportContractStatus,
     TrainingObligation,
 )
-from support_operator.controllers.conditions import EventNote
 from support_operator.domain import ledger
-from support_operator.domain.sla import Category
+from support_operator.status.conditions import EventNote
 
 MAX_MONTHS = 36  # status.months holds the most recent months only
 
@@ -45,7 +44,7 @@ def case_key(case: SupportCase) -> str:
 
 
 def efforts_of(case: SupportCase) -> list[ledger.Effort]:
-    category = Category(case.spec.category.value)
+    category = case.spec.category
     return [
         ledger.Effort(case_key(case), category, entry.member, entry.date, entry.minutes())
         for entry in case.spec.effort or ()
@@ -98,7 +97,7 @@ def contract_ledger(contract: SupportContract, cases: Sequence[SupportCase], now
     bookings = ledger.book(
         ledger.charges(entries, spec.billing.increment_minutes),
         packages,
-        ledger.BillingMode(spec.billing.mode.value),
+        spec.billing.mode,
     )
     pending = _pending(contract, previous, now)
     fields: dict[str, Any] = {
@@ -134,7 +133,7 @@ def statement(contract: SupportContract, cases: Sequence[SupportCase], month: st
         [entry for case in own for entry in efforts_of(case)],
         contract.spec.billing.increment_minutes,
         packages_of(contract),
-        ledger.BillingMode(contract.spec.billing.mode.value),
+        contract.spec.billing.mode,
         trainings_of(contract),
         transfers_of(contract),
     )

@@ -27,16 +27,16 @@ from support_operator.api.v1alpha1 import (
     SupportCase,
     SupportCaseStatus,
     SupportContract,
+    reasons,
 )
-from support_operator.api.v1alpha1 import Impact as ApiImpact
 from support_operator.api.v1alpha1 import ReactionState as ApiReactionState
-from support_operator.controllers import evidence
-from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
-from support_operator.controllers.contract import Availability
-from support_operator.controllers.ledger import effort_totals
-from support_operator.controllers.policy import reaction_policy
 from support_operator.domain import sla
 from support_operator.domain.queue import QueueItem, priority_class, queue_positions
+from support_operator.status import evidence
+from support_operator.status.conditions import Desired, EventNote, flipped, merge_conditions
+from support_operator.status.contract import Availability
+from support_operator.status.ledger import effort_totals
+from support_operator.status.policy import reaction_policy
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,12 @@ def report_time(case: SupportCase) -> dt.datetime:
 
 
 def domain_category(case: SupportCase) -> sla.Category:
-    return sla.Category(case.spec.category.value)
+    return case.spec.category
 
 
 def domain_impact(case: SupportCase) -> sla.Impact:
     # A consultation without a declared impact is treated as non-production: it never gets Pikett.
-    return sla.Impact((case.spec.impact or ApiImpact.NON_PRODUCTION).value)
+    return case.spec.impact or sla.Impact.NON_PRODUCTION
 
 
 def is_open(case: SupportCase) -> bool:
@@ -117,7 +117,11 @@ def plan_case(
     reaction = previous.reaction
     recheck_at = None
     ack = None
-    if usable and contract is not None and (is_open(case) or reaction is None or reaction.state == "Pending"):
+    if (
+        usable
+        and contract is not None
+        and (is_open(case) or reaction is None or reaction.state == ApiReactionState.PENDING)
+    ):
         tolerance = contract.spec.records.acknowledgement_tolerance
         ack = evidence.acknowledgement(case, previous.reaction, tolerance, now)
         reaction, recheck_at = _reaction(case, contract, previous.reaction, ack, now)
@@ -168,18 +172,18 @@ def plan_case(
     return CasePlan(status, notes, recheck_at, wants_confirmation)
 
 
-REASON_EMAIL_SENDING = "EmailSending"
-
-
 def with_confirmation_sending(
     status: SupportCaseStatus, message_id: str, now: dt.datetime
 ) -> SupportCaseStatus:
     """`status` with the intent to send recorded: Confirmed=Unknown/EmailSending, written before SMTP."""
     sending = Desired(
-        "Confirmed", None, REASON_EMAIL_SENDING, f"sending confirmation {message_id}; recorded once accepted"
+        reasons.CONFIRMED,
+        None,
+        reasons.EMAIL_SENDING,
+        f"sending confirmation {message_id}; recorded once accepted",
     )
     conditions = [
-        merge_conditions([c], [sending], c.observed_generation, now)[0] if c.type == "Confirmed" else c
+        merge_conditions([c], [sending], c.observed_generation, now)[0] if c.type == reasons.CONFIRMED else c
         for c in status.conditions or []
     ]
     return status.model_copy(update={"conditions": conditions})
@@ -190,7 +194,9 @@ def confirmation_sending(case: SupportCase) -> bool:
     status = case.status
     if status is None or status.confirmation is not None:
         return False
-    return any(c.type == "Confirmed" and c.reason == REASON_EMAIL_SENDING for c in status.conditions or [])
+    return any(
+        c.type == reasons.CONFIRMED and c.reason == reasons.EMAIL_SENDING for c in status.conditions or []
+    )
 
 
 def _effort(
@@ -210,7 +216,7 @@ def _reaction(
     now: dt.datetime,
 ) -> tuple[ReactionStatus, dt.datetime | None]:
     policy = reaction_policy(contract.spec)
-    previous_state = sla.ReactionState(previous.state.value) if previous is not None else None
+    previous_state = previous.state if previous is not None else None
     # A start claimed ahead of time has not happened yet: until it comes, the reaction is still due.
     started = case.spec.analysis_started_at
     not_yet = started is not None and started > now
@@ -228,7 +234,7 @@ def _reaction(
         calendar=Calendar.PIKETT if evaluation.pikett else Calendar.STANDARD,
         reported_at=report_time(case),
         deadline=evaluation.deadline,
-        state=ApiReactionState(evaluation.state.value),
+        state=evaluation.state,
         analysis_started_at=case.spec.analysis_started_at,
         acknowledged_observed_at=ack.observed if ack else None,
         evidence=ack.evidence if ack else None,
@@ -260,30 +266,37 @@ def _ready(case: SupportCase, contract: SupportContract | None, usable: Availabi
     name = case.spec.contract_ref.name
     if contract is None:
         return Desired(
-            "Ready",
+            reasons.READY,
             False,
-            "ContractNotFound",
+            reasons.CONTRACT_NOT_FOUND,
             f"SupportContract {name} does not exist; the case waits and is served once it appears",
         )
     if usable is not None and usable.reason == NOT_ENTITLED:
-        return Desired("Ready", False, NOT_ENTITLED, usable.message)
+        return Desired(reasons.READY, False, NOT_ENTITLED, usable.message)
     if usable is None or not usable.usable:
-        reason = f"Contract{usable.reason}" if usable else "ContractUnknown"
+        reason = reasons.contract_unusable(usable.reason) if usable else reasons.CONTRACT_UNKNOWN
         detail = usable.message if usable else "not reconciled yet"
-        return Desired("Ready", False, reason, f"SupportContract {name}: {detail}; the case waits")
+        return Desired(reasons.READY, False, reason, f"SupportContract {name}: {detail}; the case waits")
     if case.spec.category == CaseCategory.INCIDENT and case.spec.impact is None:
         return Desired(
-            "Ready", False, "ImpactMissing", "incidents need spec.impact (Production or NonProduction)"
+            reasons.READY,
+            False,
+            reasons.IMPACT_MISSING,
+            "incidents need spec.impact (Production or NonProduction)",
         )
-    return Desired("Ready", True, "Tracking", f"reaction SLA tracked under SupportContract {name}")
+    return Desired(
+        reasons.READY, True, reasons.TRACKING, f"reaction SLA tracked under SupportContract {name}"
+    )
 
 
 def _confirmed(confirmation: ConfirmationStatus | None, mail: MailOutcome | None, usable: bool) -> Desired:
     if confirmation is not None:
-        return Desired("Confirmed", True, "EmailSent", f"confirmation {confirmation.message_id} sent")
+        return Desired(
+            reasons.CONFIRMED, True, reasons.EMAIL_SENT, f"confirmation {confirmation.message_id} sent"
+        )
     if mail is not None and mail.not_configured:
-        return Desired("Confirmed", False, "NotificationNotConfigured", mail.not_configured)
+        return Desired(reasons.CONFIRMED, False, reasons.NOTIFICATION_NOT_CONFIGURED, mail.not_configured)
     if mail is not None and mail.error:
-        return Desired("Confirmed", False, "EmailFailed", f"{mail.error}; retrying with backoff")
-    reason = "Pending" if usable else "WaitingForContract"
-    return Desired("Confirmed", None, reason, "the confirmation e-mail has not been sent yet")
+        return Desired(reasons.CONFIRMED, False, reasons.EMAIL_FAILED, f"{mail.error}; retrying with backoff")
+    reason = reasons.PENDING if usable else reasons.WAITING_FOR_CONTRACT
+    return Desired(reasons.CONFIRMED, None, reason, "the confirmation e-mail has not been sent yet")

@@ -9,8 +9,8 @@ from typing import Any
 
 from support_operator import clock
 from support_operator.api.v1alpha1 import ReactionEvidence, ReactionStatus, SupportCase
-from support_operator.controllers.conditions import Desired
 from support_operator.domain.sla import parse_duration
+from support_operator.status.conditions import Desired
 
 ACKNOWLEDGED = "Acknowledged"
 REASON_OBSERVED = "Observed"

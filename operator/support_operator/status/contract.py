@@ -15,13 +15,14 @@ from support_operator.api.v1alpha1 import (
     SupportCase,
     SupportContract,
     SupportContractStatus,
+    reasons,
 )
-from support_operator.controllers.conditions import Desired, EventNote, flipped, merge_conditions
-from support_operator.controllers.ledger import contract_ledger, zone_of
-from support_operator.controllers.policy import calendar_for, reaction_policy
+from support_operator.status.conditions import Desired, EventNote, flipped, merge_conditions
+from support_operator.status.ledger import contract_ledger, zone_of
+from support_operator.status.policy import calendar_for, reaction_policy
 
 if TYPE_CHECKING:
-    from support_operator.controllers.access import AccessResult
+    from support_operator.status.access import AccessResult
 
 MIN_TEAM = 3  # the offer: at least three engineers who speak the customer's language
 
@@ -48,15 +49,19 @@ def availability(contract: SupportContract, now: dt.datetime) -> Availability:
     try:
         reaction_policy(spec)
     except ValueError as error:
-        return Availability(False, "InvalidCalendar", f"support hours cannot be used: {error}")
+        return Availability(False, reasons.INVALID_CALENDAR, f"support hours cannot be used: {error}")
     today = now.astimezone(zone_of(contract)).date()
     if spec.suspended:
-        return Availability(False, "Suspended", "the contract is suspended (spec.suspended); cases wait")
+        return Availability(
+            False, reasons.SUSPENDED, "the contract is suspended (spec.suspended); cases wait"
+        )
     if spec.period is not None and today < spec.period.start:
-        return Availability(False, "NotStarted", f"the contract starts on {spec.period.start}")
+        return Availability(False, reasons.NOT_STARTED, f"the contract starts on {spec.period.start}")
     if spec.period is not None and spec.period.end is not None and today > spec.period.end:
-        return Availability(False, "Expired", f"the contract ended on {spec.period.end}")
-    return Availability(True, "Active", f"serving cases with a {spec.reaction_time.value} reaction time")
+        return Availability(False, reasons.EXPIRED, f"the contract ended on {spec.period.end}")
+    return Availability(
+        True, reasons.ACTIVE, f"serving cases with a {spec.reaction_time.value} reaction time"
+    )
 
 
 def staffing(contract: SupportContract) -> Desired:
@@ -64,20 +69,22 @@ def staffing(contract: SupportContract) -> Desired:
     speakers = [m.name for m in spec.team if spec.language in m.languages]
     if len(spec.team) < MIN_TEAM:
         return Desired(
-            "TeamStaffed",
+            reasons.TEAM_STAFFED,
             False,
-            "TooFewMembers",
+            reasons.TOO_FEW_MEMBERS,
             f"{len(spec.team)} team member(s) declared; the offer promises at least {MIN_TEAM}",
         )
     if len(speakers) < MIN_TEAM:
         return Desired(
-            "TeamStaffed",
+            reasons.TEAM_STAFFED,
             False,
-            "TooFewSpeakers",
+            reasons.TOO_FEW_SPEAKERS,
             f"only {len(speakers)} team member(s) speak {spec.language.value} (the customer language); "
             f"the offer promises at least {MIN_TEAM}",
         )
-    return Desired("TeamStaffed", True, "Staffed", f"{len(speakers)} members speak {spec.language.value}")
+    return Desired(
+        reasons.TEAM_STAFFED, True, reasons.STAFFED, f"{len(speakers)} members speak {spec.language.value}"
+    )
 
 
 def holidays(contract: SupportContract, now: dt.datetime) -> list[Holiday]:
@@ -119,11 +126,11 @@ def plan_contract(
     previous = contract.status or SupportContractStatus()
     generation = contract.metadata.generation
     usable = availability(contract, now)
-    desired = [Desired("Ready", usable.usable, usable.reason, usable.message), staffing(contract)]
+    desired = [Desired(reasons.READY, usable.usable, usable.reason, usable.message), staffing(contract)]
     if access is not None:
         desired.append(access.condition)
     elif previous.conditions:  # keep a condition this reconcile did not evaluate
-        desired += [_kept(c) for c in previous.conditions if c.type == "AccessProvisioned"]
+        desired += [_kept(c) for c in previous.conditions if c.type == reasons.ACCESS_PROVISIONED]
     if intake is not None:
         desired.append(intake)
     conditions = merge_conditions(previous.conditions, desired, generation, now)
@@ -133,7 +140,9 @@ def plan_contract(
         update={
             "observed_generation": generation,
             "conditions": conditions,
-            "holidays": holidays(contract, now) if usable.reason != "InvalidCalendar" else previous.holidays,
+            "holidays": holidays(contract, now)
+            if usable.reason != reasons.INVALID_CALENDAR
+            else previous.holidays,
             "open_cases": open_cases,
             "team_size": len(contract.spec.team),
             "platform": record,

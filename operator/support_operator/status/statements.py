@@ -12,16 +12,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from support_operator import constants
 from support_operator.api.v1alpha1 import (
     API_VERSION,
     CONTRACT_KIND,
-    GROUP,
     OPEN_STATES,
     STATEMENT_KIND,
     AdjustmentReason,
-    BillingMode,
     CaseBilling,
-    CaseCategory,
     MonthlyUsage,
     Priority,
     ReactionEvidence,
@@ -40,14 +38,12 @@ from support_operator.api.v1alpha1 import (
     SupportStatementSpec,
     statement_name,
 )
-from support_operator.api.v1alpha1.statement import FeeKind
-from support_operator.controllers.ledger import packages_of, trainings_of, transfers_of, zone_of
 from support_operator.domain import ledger
 from support_operator.domain import statement as domain
-from support_operator.domain.sla import Category
+from support_operator.status.ledger import packages_of, trainings_of, transfers_of, zone_of
 
-CONTRACT_LABEL = f"{GROUP}/contract"
-MONTH_LABEL = f"{GROUP}/month"
+CONTRACT_LABEL = constants.LABEL_CONTRACT
+MONTH_LABEL = constants.LABEL_MONTH
 
 
 @dataclass
@@ -128,7 +124,7 @@ def case_record(case: SupportCase) -> domain.CaseRecord:
     return domain.CaseRecord(
         key=f"{case.metadata.namespace}/{case.metadata.name}",
         uid=case.metadata.uid or f"{case.metadata.namespace}/{case.metadata.name}",
-        category=Category(case.spec.category.value),
+        category=case.spec.category,
         entries=tuple(domain.Entry(e.id, e.member, e.date, e.minutes()) for e in case.spec.effort or ()),
         reaction=domain.Reaction(
             priority.value,
@@ -159,7 +155,7 @@ def build_statement(
         history(issued),
         spec.billing.increment_minutes,
         packages_of(contract),
-        ledger.BillingMode(spec.billing.mode.value),
+        spec.billing.mode,
         trainings_of(contract),
         transfers_of(contract),
     )
@@ -171,7 +167,7 @@ def build_statement(
         period_start=month_start(month, zone),
         period_end=month_start(domain.next_month(month), zone),
         issued_at=now,
-        billing_mode=BillingMode(spec.billing.mode.value),
+        billing_mode=spec.billing.mode,
         increment_minutes=spec.billing.increment_minutes,
         cases=[StatementCase(**_figures(line)) for line in result.cases] or None,
         adjustments=[
@@ -179,10 +175,7 @@ def build_statement(
             for line in result.adjustments
         ]
         or None,
-        members=[
-            StatementMember(member=m, category=CaseCategory(c.value), effort_minutes=v)
-            for m, c, v in result.members
-        ]
+        members=[StatementMember(member=m, category=c, effort_minutes=v) for m, c, v in result.members]
         or None,
         packages=[
             StatementPackage(
@@ -197,9 +190,7 @@ def build_statement(
         ]
         or None,
         flat_fees=[
-            StatementFlatFee(
-                kind=FeeKind(f.kind.value), member=f.member, date=f.day, person_days=f.person_days
-            )
+            StatementFlatFee(kind=f.kind, member=f.member, date=f.day, person_days=f.person_days)
             for f in result.flat_fees
         ]
         or None,
@@ -229,7 +220,7 @@ def _figures(line: domain.Line) -> dict[str, Any]:
     return {
         "case": line.case,
         "uid": line.uid,
-        "category": CaseCategory(line.category.value),
+        "category": line.category,
         "entries": list(line.entries),
         "effort_minutes": line.effort,
         "billed_minutes": line.billed,

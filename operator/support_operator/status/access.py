@@ -17,11 +17,11 @@ from support_operator.access.plan import (
 )
 from support_operator.access.protected import ProtectedNamespaces
 from support_operator.access.provisioner import AccessOutcome, Change
-from support_operator.api.v1alpha1 import IdentityStatus, SupportCase, SupportContract
+from support_operator.api.v1alpha1 import IdentityStatus, SupportCase, SupportContract, reasons
 from support_operator.api.v1alpha1.contract import SkippedNamespace, TokenRecord
-from support_operator.controllers.case import is_open, report_time
-from support_operator.controllers.conditions import Desired, EventNote
-from support_operator.controllers.contract import Availability
+from support_operator.status.case import is_open, report_time
+from support_operator.status.conditions import Desired, EventNote
+from support_operator.status.contract import Availability
 
 
 @dataclass(frozen=True)
@@ -94,20 +94,26 @@ def result(
     ]
     if request is None:
         return AccessResult(
-            Desired("AccessProvisioned", False, "NotRequested", "spec.access is not set"), None, events
+            Desired(reasons.ACCESS_PROVISIONED, False, reasons.NOT_REQUESTED, "spec.access is not set"),
+            None,
+            events,
         )
     if not usable.usable:
         message = f"access revoked while the contract is {usable.reason}: {usable.message}"
         return AccessResult(
-            Desired("AccessProvisioned", False, f"Contract{usable.reason}", message), [], events
+            Desired(reasons.ACCESS_PROVISIONED, False, reasons.contract_unusable(usable.reason), message),
+            [],
+            events,
         )
     if plan.refused:
         message = f"nothing was granted: {describe(plan)}"
-        return AccessResult(Desired("AccessProvisioned", False, "Forbidden", message), [], events)
+        return AccessResult(
+            Desired(reasons.ACCESS_PROVISIONED, False, reasons.FORBIDDEN, message), [], events
+        )
     assert outcome is not None
     recheck = [t for t in (outcome.rotate_at, plan.next_change_at) if t is not None]
     return AccessResult(
-        Desired("AccessProvisioned", True, "Provisioned", describe(plan)),
+        Desired(reasons.ACCESS_PROVISIONED, True, reasons.PROVISIONED, describe(plan)),
         outcome.identities,
         events,
         min(recheck) if recheck else None,
