@@ -40,6 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check operator tests hack
 	$(BIN)/ruff format --check operator tests hack
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layers: [tool.importlinter] in pyproject.toml
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
