@@ -1,7 +1,7 @@
 """What access a contract grants, as data: identities, role bindings, refusals. Pure: no API calls.
 
-The plan is applied by `access.provisioner`; everything it creates carries the contract label, so revocation
-is "delete what is labelled and no longer planned".
+`access.manifests` turns the plan into the objects it asks for, `access.provisioner` applies them;
+everything carries the contract label, so revocation is "delete what is labelled and no longer planned".
 """
 
 from __future__ import annotations
