@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import kopf
 
-from support_operator import controllers
 from support_operator.config import OperatorConfig
+from support_operator.controllers.wiring import Wiring
 from support_operator.kube.client import new_api_client, replica_identity
 from support_operator.kube.leader import LeaderElection
 from support_operator.observability.exposition import start_metrics_server
@@ -22,31 +22,31 @@ log = logging.getLogger(__name__)
 def run_operator(config: OperatorConfig) -> None:
     """Blocks until SIGINT/SIGTERM. Watches the whole cluster: contracts are cluster-scoped and access
     scopes may name any namespace."""
-    controllers.register(config)
-    from support_operator.controllers import handlers
+    from support_operator.controllers import handlers  # noqa: F401 (registers the Kopf handlers)
 
+    wired = Wiring(config=config)
     # The probes answer before anything talks to the API server: liveness as soon as the loop runs.
-    start_health_server(config.liveness_port, config.bind_address, handlers.Runtime.health)
+    start_health_server(config.liveness_port, config.bind_address, wired.health)
     # Our own exposition: label sets prepared once per object version keep a scrape of 10,000 open cases
     # under 250 ms (prometheus-client formats every sample anew, over a second at that size).
-    start_metrics_server(config.metrics_port, config.bind_address, controllers.registry())
+    start_metrics_server(config.metrics_port, config.bind_address, wired.metrics.registry)
     log.info("metrics on http://%s:%d/metrics", config.bind_address, config.metrics_port)
     if config.alert_receiver_port:
-        _start_alert_receiver(config)
-    asyncio.run(_operate(config))
+        _start_alert_receiver(config, wired)
+    asyncio.run(_operate(wired))
 
 
-async def _operate(config: OperatorConfig) -> None:
-    from support_operator.controllers import handlers
-
-    beating = asyncio.create_task(heartbeat(handlers.Runtime.health), name="heartbeat")
-    election = _election(config) if config.leader_election else None
+async def _operate(wired: Wiring) -> None:
+    config = wired.config
+    beating = asyncio.create_task(heartbeat(wired.health), name="heartbeat")
+    election = _election(wired) if config.leader_election else None
     campaign = asyncio.create_task(election.run(), name="leader-election") if election else None
     if election is not None:
-        handlers.Runtime.leading = lambda: election.leading
-        handlers.Runtime.may_write = election.may_write
+        wired.leading = lambda: election.leading
+        wired.may_write = election.may_write
     try:
         await kopf.operator(
+            memo=kopf.Memo(wiring=wired),
             identity=cast(Any, replica_identity()),
             standalone=True,  # Kopf's peering is no leader election: the Lease (kube/leader.py) is
             clusterwide=True,
@@ -59,9 +59,10 @@ async def _operate(config: OperatorConfig) -> None:
         beating.cancel()
 
 
-def _election(config: OperatorConfig) -> LeaderElection:
+def _election(wired: Wiring) -> LeaderElection:
     from support_operator.controllers import handlers
 
+    config = wired.config
     return LeaderElection(
         new_api_client(replica_identity()),
         config.namespace,
@@ -69,18 +70,18 @@ def _election(config: OperatorConfig) -> LeaderElection:
         lease_duration=config.lease_duration_seconds,
         renew_deadline=config.renew_deadline_seconds,
         retry_period=config.retry_period_seconds,
-        on_started_leading=handlers.lead,
-        on_stopped_leading=handlers.follow,
+        on_started_leading=lambda: handlers.lead(wired),
+        on_stopped_leading=lambda: handlers.follow(wired),
     )
 
 
-def _start_alert_receiver(config: OperatorConfig) -> None:
+def _start_alert_receiver(config: OperatorConfig, wired: Wiring) -> None:
     from support_operator.intake.receiver import start_alert_receiver
     from support_operator.kube.client import new_api_client
 
     secret = (config.namespace, config.alert_receiver_secret)
     start_alert_receiver(
-        config.alert_receiver_port, config.bind_address, new_api_client(), secret, controllers.registry()
+        config.alert_receiver_port, config.bind_address, new_api_client(), secret, wired.metrics.registry
     )
     log.info(
         "Alertmanager webhook receiver on http://%s:%d/alerts (bearer token: Secret %s/%s, key token)",

@@ -1,8 +1,8 @@
-"""Metrics benchmark: /metrics with 10,000 open cases in the Reconciler's memory, no API server needed.
+"""Metrics benchmark: /metrics with 10,000 open cases in the operator's cache, no API server needed.
 
     .venv/bin/python tests/bench/bench_metrics.py [--cases 10000] [--contracts 100] [--scrapes 10]
 
-A real Reconciler (never started: its API client is a stub that counts and refuses every call) holds the
+A real Manager (never started: its API client is a stub that counts and refuses every call) holds the
 cases and contracts as the watch would deliver them. The operator's registry, with the SLA collector
 installed as at start-up, is served twice: by the operator's fast endpoint (observability.exposition) and,
 for comparison, by prometheus_client's own server. Each is scraped over HTTP as Prometheus does (gzip);
@@ -31,7 +31,7 @@ from kubernetes import client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sla_objects import case_object, contract_object
 from support_operator.config import OperatorConfig
-from support_operator.controllers.reconciler import Reconciler
+from support_operator.controllers.manager import Manager
 from support_operator.observability import collector as sla_metrics
 from support_operator.observability.exposition import start_metrics_server
 from support_operator.observability.metrics import OperatorMetrics
@@ -53,7 +53,7 @@ class CountingApiClient(client.ApiClient):  # type: ignore[misc]
         raise RuntimeError(f"unexpected API call during the metrics benchmark: {method} {resource_path}")
 
 
-def load(reconciler: Reconciler, cases: int, contracts: int, seed: int = 7) -> None:
+def load(reconciler: Manager, cases: int, contracts: int, seed: int = 7) -> None:
     """Open cases over the last five days: 60 % awaiting analysis (their clocks run at every scrape),
     the rest in analysis; every category and impact; spread over 50 namespaces."""
     rng = random.Random(seed)
@@ -75,7 +75,7 @@ def load(reconciler: Reconciler, cases: int, contracts: int, seed: int = 7) -> N
                 }
             ],
         }
-        reconciler.contracts[name] = contract_object(name, status=status)
+        reconciler.cache.put_contract(contract_object(name, status=status))
     kinds = [("Incident", "Production"), ("Incident", "NonProduction"), ("Consultation", None)]
     for i in range(cases):
         reported = NOW - dt.timedelta(seconds=rng.randrange(5 * 24 * 3600))
@@ -93,7 +93,7 @@ def load(reconciler: Reconciler, cases: int, contracts: int, seed: int = 7) -> N
             analysis_started=started,
             reaction_state="Pending",
         )
-        reconciler.cases[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
+        reconciler.cache.put_case(obj)
 
 
 @dataclass
@@ -124,7 +124,7 @@ def run(
 ) -> dict[str, Any]:
     api = CountingApiClient()
     metrics = OperatorMetrics()
-    reconciler = Reconciler(api, OperatorConfig(), metrics)
+    reconciler = Manager(api, OperatorConfig(), metrics)
     collector = sla_metrics.install(metrics.registry, reconciler)
     collector.clock = NOW.timestamp
     started = time.perf_counter()

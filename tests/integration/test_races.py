@@ -28,7 +28,7 @@ from support_operator.access.plan import LABEL_CONTRACT, LABEL_PURPOSE
 from support_operator.access.provisioner import Provisioner
 from support_operator.api.v1alpha1 import CASE_PLURAL
 from support_operator.config import OperatorConfig
-from support_operator.controllers.reconciler import Reconciler
+from support_operator.controllers.manager import Manager
 from support_operator.observability.metrics import OperatorMetrics
 from support_operator.testing.install import OPERATOR_NAMESPACE
 from support_operator.testing.wait import eventually
@@ -68,14 +68,14 @@ def test_a_resolution_carried_by_our_own_patch_response_still_revokes_the_elevat
         }
     )["metadata"]["name"]
     operator_api = config.new_client_from_config(str(own_plane.operator_kubeconfig))
-    reconciler = Reconciler(
+    reconciler = Manager(
         operator_api,
         OperatorConfig(),
         OperatorMetrics(),
         provisioner=Provisioner(operator_api, OPERATOR_NAMESPACE, None),
     )
     edits: list[dict[str, Any]] = []
-    unhooked = reconciler._patch_status
+    unhooked = reconciler.writer.patch_status
 
     def patch_while_the_user_resolves(metadata: dict, plural: str, patch: dict) -> dict:
         """The injected interleaving: this case's first status patch leaves only after the contract has
@@ -92,7 +92,7 @@ def test_a_resolution_carried_by_our_own_patch_response_still_revokes_the_elevat
             )
         return unhooked(metadata, plural, patch)
 
-    reconciler._patch_status = patch_while_the_user_resolves  # type: ignore[method-assign]
+    reconciler.writer.patch_status = patch_while_the_user_resolves  # type: ignore[method-assign]
 
     async def scenario() -> None:
         await reconciler.start()

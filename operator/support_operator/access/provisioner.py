@@ -15,7 +15,7 @@ import datetime as dt
 import json
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ from support_operator.access.manifests import (
     kubeconfig_secret_name,
     parse_time,
 )
+from support_operator.access.outcome import AccessOutcome as AccessOutcome
+from support_operator.access.outcome import Change as Change
 from support_operator.access.plan import ANNOTATION_EXPIRES, AccessPlan, Binding, Identity
 from support_operator.api.v1alpha1 import IdentityKind, IdentityStatus, NamespacedName
 from support_operator.api.v1alpha1.contract import TokenRecord
@@ -59,20 +61,6 @@ __all__ = [
 ]
 OPENSHIFT_USER_GROUP = ("user.openshift.io", "v1", "groups")
 IDENTITY_KINDS = ("Secret", "ServiceAccount")  # revoked before anything else is sent
-
-
-@dataclass(frozen=True)
-class Change:
-    reason: str  # AccessGranted | AccessRevoked | ElevationGranted | ElevationRevoked | TokenRotated
-    message: str
-
-
-@dataclass
-class AccessOutcome:
-    identities: list[IdentityStatus] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    rotate_at: dt.datetime | None = None
-    minted: list[TokenRecord] = field(default_factory=list)  # the audit trail: each token's JTI
 
 
 @dataclass

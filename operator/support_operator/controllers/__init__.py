@@ -1,21 +1,3 @@
-"""Kopf adapters: watch events in, status/Events out. The logic lives in contract.py and case.py (pure)
-and domain/; the work queue and state in reconciler.py."""
-
-from __future__ import annotations
-
-from prometheus_client import CollectorRegistry
-
-from support_operator.config import OperatorConfig
-
-
-def register(config: OperatorConfig) -> None:
-    """Registers the Kopf handlers (by importing them) with this process's settings."""
-    from support_operator.controllers import handlers
-
-    handlers.Runtime.config = config
-
-
-def registry() -> CollectorRegistry:
-    from support_operator.controllers import handlers
-
-    return handlers.Runtime.metrics.registry
+"""Controllers: I/O only. Kopf delivers watch events (handlers.py, thin) to the manager (manager.py), which
+keeps the typed cache (cache.py) and hands keys to one controller per concern, each with its own queue:
+case status, confirmation, contract status, access, queue order. The answers come from status/ (pure)."""

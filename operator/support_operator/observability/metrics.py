@@ -73,6 +73,12 @@ class OperatorMetrics:
             ["contract"],
             registry=self.registry,
         )
+        self.access_requests = Counter(
+            f"{PREFIX}_access_api_requests",
+            "API requests made to provision access (server-side applies, deletes, lists, token requests).",
+            ["verb", "resource"],
+            registry=self.registry,
+        )
         for kind in ("SupportContract", "SupportCase"):
             self.status_writes.labels(kind=kind)
         for kind in ("contract", "case"):

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from support_operator.access import approval
+from support_operator.access.outcome import AccessOutcome, Change
 from support_operator.access.plan import (
     AccessPlan,
     AccessRequest,
@@ -16,7 +17,6 @@ from support_operator.access.plan import (
     plan_access,
 )
 from support_operator.access.protected import ProtectedNamespaces
-from support_operator.access.provisioner import AccessOutcome, Change
 from support_operator.api.v1alpha1 import IdentityStatus, SupportCase, SupportContract, reasons
 from support_operator.api.v1alpha1.contract import SkippedNamespace, TokenRecord
 from support_operator.status.case import is_open, report_time
