@@ -221,17 +221,12 @@ class SmtpSink:
 
         self.port = free_port()
         self.received = 0
-        self.subjects: list[str] = []
         self._lock = threading.Lock()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        subject = next(
-            (ln for ln in envelope.content.split(b"\r\n") if ln.lower().startswith(b"subject:")), b""
-        )
         with self._lock:
             self.received += 1
-            self.subjects.append(subject.decode(errors="replace"))
         return "250 OK"
 
     def start(self) -> None:
@@ -851,7 +846,6 @@ class Bench:
             cpu_seconds=window.cpu_seconds,
         )
         self.per_create(window, len(cases), "bulk")
-        self.rss_at_n = rss
         log(f"throughput: operator RSS {megabytes(rss)}; requests: {window.requests.most_common(8)}")
 
     def per_create(self, window: Window, creates: int, label: str) -> None:
