@@ -103,9 +103,10 @@ def plan_case(
     history = list(previous.history or [])
     notes: list[EventNote] = []
 
-    def record(kind: str, message: str, warning: bool = False) -> None:
+    def record(kind: str, message: str, warning: bool = False, event: bool = True) -> None:
         history.append(HistoryEntry(at=now, type=kind, message=message))
-        notes.append(EventNote("Warning" if warning else "Normal", kind, message))
+        if event:
+            notes.append(EventNote("Warning" if warning else "Normal", kind, message))
 
     if previous.observed_state != case.spec.state:
         if previous.observed_state is None:
@@ -133,7 +134,8 @@ def plan_case(
 
     confirmation = previous.confirmation or (mail.sent if mail else None)
     if mail and mail.sent and previous.confirmation is None:
-        record("ConfirmationSent", f"confirmation e-mail {mail.sent.message_id} sent")
+        # The mail itself and Confirmed=True are the record: an Event per mail would double a burst's Events.
+        record("ConfirmationSent", f"confirmation e-mail {mail.sent.message_id} sent", event=False)
 
     desired = [
         _ready(case, contract, contract_availability),
@@ -147,10 +149,12 @@ def plan_case(
     elif previous.conditions:  # settled earlier: the acknowledgement's verdict stays
         desired += [_kept(c) for c in previous.conditions if c.type == evidence.ACKNOWLEDGED]
     conditions = merge_conditions(previous.conditions, desired, generation, now)
+    # An Event per real transition: to False (a problem to act on), and the approval's every step; not
+    # the Unknown of waiting (Pending, EmailSending), which every new case passes through.
     notes += [
         EventNote("Warning" if c.status != "True" else "Normal", c.reason, c.message)
         for c in flipped(previous.conditions, conditions)
-        if c.status != "True" or c.type == approval.CONDITION
+        if c.status == "False" or c.type == approval.CONDITION
     ]
     status = previous.model_copy(
         update={
