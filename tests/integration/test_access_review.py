@@ -318,6 +318,33 @@ def test_case_from_a_namespace_the_contract_does_not_serve_is_not_entitled(
     assert sum(m.get("incidentMinutes", 0) for m in months) == 0
 
 
+def test_a_namespace_relabelled_into_case_namespaces_entitles_its_cases(
+    operator,
+    resources: Resources,
+    api_client: client.ApiClient,
+    namespace: str,
+    scope: Scope,  # noqa: F811
+) -> None:
+    """Entitlement follows the namespace's labels, not only the case's own changes."""
+    contract = access_contract(resources, scope)
+    selector = {"namespaceSelector": {"matchLabels": {"support.example/served": "yes"}}}
+    resources.objects.patch_cluster_custom_object(
+        GROUP, VERSION, "supportcontracts", contract, {"spec": {"caseNamespaces": selector}}
+    )
+    resources.wait_contract(contract, provisioned)
+    resources.case(namespace, contract, name="relabelled", category="Consultation")
+
+    def ready_reason(case: dict) -> str | None:
+        return (condition(case, "Ready") or {}).get("reason")
+
+    resources.wait_case(namespace, "relabelled", lambda c: ready_reason(c) == "NotEntitled")
+    core = client.CoreV1Api(api_client)
+    core.patch_namespace(namespace, {"metadata": {"labels": {"support.example/served": "yes"}}})
+    resources.wait_case(namespace, "relabelled", lambda c: ready_reason(c) == "Tracking")
+    core.patch_namespace(namespace, {"metadata": {"labels": {"support.example/served": None}}})
+    resources.wait_case(namespace, "relabelled", lambda c: ready_reason(c) == "NotEntitled")
+
+
 # --- customer approval of elevation ---------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from support_operator.api.v1alpha1 import OpenCases, ResourceModel, SupportCase, SupportContract
 from support_operator.controllers.dependents import CaseFacts, ContractFacts, case_facts, contract_facts
+from support_operator.status.evidence import evidence_fields
 
 CaseKey = tuple[str, str]  # namespace, name
 Model = TypeVar("Model", bound=ResourceModel)
@@ -85,6 +86,7 @@ class ObjectCache:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         if not newer(obj, self.raw_cases.get(key)):
             return None
+        obj = _trimmed(obj)
         self.raw_cases[key] = obj
         self._cases[key] = Cached(obj, SupportCase)
         return self._index(key, case_facts(obj))
@@ -164,5 +166,22 @@ class ObjectCache:
         p1, p2, p3 = (max(counts.get(p, 0), 0) for p in ("P1", "P2", "P3"))
         return OpenCases(p1=p1, p2=p2, p3=p3, total=p1 + p2 + p3)
 
+    def case_keys_in(self, namespace: str) -> list[CaseKey]:
+        return [key for key in self.raw_cases if key[0] == namespace]
+
+    def entitlement_by_namespace(self) -> bool:
+        """Whether some contract serves cases only from selected namespaces (spec.caseNamespaces)."""
+        return any((obj.get("spec") or {}).get("caseNamespaces") for obj in self.raw_contracts.values())
+
     def contracts_with_access(self) -> list[str]:
         return [n for n, obj in self.raw_contracts.items() if (obj.get("spec") or {}).get("access")]
+
+
+def _trimmed(obj: dict[str, Any]) -> dict[str, Any]:
+    """The case without the managedFields nobody reads (often half its size): 50,000 cases in memory."""
+    metadata = obj["metadata"]
+    if "managedFields" not in metadata:
+        return obj
+    kept = evidence_fields(metadata["managedFields"] or [])
+    trimmed = {k: v for k, v in metadata.items() if k != "managedFields"}
+    return {**obj, "metadata": {**trimmed, **({"managedFields": kept} if kept else {})}}

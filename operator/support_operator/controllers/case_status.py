@@ -15,7 +15,7 @@ from support_operator.access import approval
 from support_operator.access.entitlement import case_availability
 from support_operator.api.v1alpha1 import CASE_PLURAL, reasons
 from support_operator.controllers.cache import CaseKey, ObjectCache
-from support_operator.controllers.confirmation import ConfirmationController, case_uid
+from support_operator.controllers.confirmation import ConfirmationController, case_uid, unconfirmable
 from support_operator.controllers.queue_order import QueueOrderController
 from support_operator.controllers.workqueue import WorkQueue
 from support_operator.controllers.writer import EventRecorder, StatusWriter
@@ -78,11 +78,15 @@ class CaseStatusController:
         if case.status is not None and case.status.confirmation is not None:
             self.confirmation.recorded(uid)
         mail = self.confirmation.outcome(uid)
+        if mail is None and contract is not None and (why := unconfirmable(case, contract)) is not None:
+            mail = case_logic.MailOutcome(not_configured=why)  # known now: no detour through the queue
         plan = case_logic.plan_case(case, contract, usable, position, mail, now)
         view = billing.case_billing(case, contract, self.statements.of(name), now)
         status = plan.status.model_copy(update={"billing": view.billing})
         if (sending := self.confirmation.sending(uid)) is not None:
             status = case_logic.with_confirmation_sending(status, sending, now)
+        elif mail is None and case_logic.confirmation_sending(case):
+            status = case_logic.with_intent_kept(status, case.status)
         if await self.writer.write(cached.obj, CASE_PLURAL, status.to_json_dict()) and status.confirmation:
             self.confirmation.recorded(uid)
         if plan.events:
@@ -93,7 +97,7 @@ class CaseStatusController:
         for when in (plan.recheck_at, view.recheck_at):
             if when is not None:
                 self.queue.add_at(key, when)
-        if plan.wants_confirmation and contract is not None:
+        if plan.wants_confirmation and contract is not None and not (mail and mail.not_configured):
             self.confirmation.request(key)
 
 

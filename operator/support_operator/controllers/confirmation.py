@@ -140,9 +140,9 @@ class ConfirmationController:
         if contract is None or case.status.reaction is None:
             return
         confirmation = await self._confirmation(key, case, contract)
-        if isinstance(confirmation, str):
-            self._outcomes[uid] = case_logic.MailOutcome(not_configured=confirmation)
-            self.requeue_status(key)
+        if isinstance(confirmation, str):  # the case status controller says why, from the contract as it is
+            if self._outcomes.pop(uid, None) is not None:
+                self.requeue_status(key)
             return
         await self._send(key, case, contract, confirmation)
 
@@ -194,17 +194,16 @@ class ConfirmationController:
         self, key: CaseKey, case: SupportCase, contract: SupportContract
     ) -> CaseConfirmation | str:
         """The mail to send, or why none can be (a NotificationNotConfigured message)."""
-        notification = contract.spec.notification
-        if notification is None:
-            return (
-                f"SupportContract {contract.metadata.name} has no spec.notification; "
-                "add an SMTP Secret reference and a sender address to confirm cases by e-mail"
-            )
-        recipients = recipients_of(case, contract)
-        status = case.status
+        if (why := unconfirmable(case, contract)) is not None:
+            return why
+        notification, status, recipients = (
+            contract.spec.notification,
+            case.status,
+            recipients_of(case, contract),
+        )
         reaction = status.reaction if status is not None else None
-        if reaction is None or not recipients:
-            return "no recipients: the reporter and the team have no e-mail"
+        if notification is None or status is None or reaction is None:
+            return "the case has no reaction deadline yet"
         findings = (
             await self.diagnostics.mail_findings(key, self.config.diagnostics_mail_wait_seconds)
             if self.diagnostics is not None
@@ -227,6 +226,18 @@ class ConfirmationController:
             findings=findings,
             in_reply_to=case.metadata.annotations.get(MESSAGE_ID_ANNOTATION),
         )
+
+
+def unconfirmable(case: SupportCase, contract: SupportContract) -> str | None:
+    """Why no confirmation can be sent under this contract (NotificationNotConfigured), or None."""
+    if contract.spec.notification is None:
+        return (
+            f"SupportContract {contract.metadata.name} has no spec.notification; "
+            "add an SMTP Secret reference and a sender address to confirm cases by e-mail"
+        )
+    if not recipients_of(case, contract):
+        return "no recipients: the reporter and the team have no e-mail"
+    return None
 
 
 def case_uid(case: SupportCase) -> str:

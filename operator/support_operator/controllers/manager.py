@@ -166,7 +166,9 @@ class Manager:
         for name in self.cache.raw_contracts:
             self.contract_status.queue.add(name)
             self.access.soon(name)
-        for key in self.cache.raw_cases:
+        # Open cases first: their deadlines are running; years of closed cases follow, mostly no-ops.
+        keys = sorted(self.cache.raw_cases, key=lambda k: not (f := self.cache.facts(k)) or not f.open)
+        for key in keys:
             self.case_status.queue.add(key)
         self.events.start()
         for queue in self.queues:
@@ -206,6 +208,9 @@ class Manager:
         if self.cache.put_namespace(name, None if gone else dict(obj["metadata"].get("labels") or {})):
             for contract in self.cache.contracts_with_access():
                 self.access.soon(contract)
+            if self.cache.entitlement_by_namespace():  # a relabel may entitle or disentitle its cases
+                for key in self.cache.case_keys_in(name):
+                    self.case_status.queue.add(key)
 
     def observe_contract(self, event_type: str | None, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]

@@ -27,6 +27,7 @@ __all__ = [
     "ReactionState",
     "ReactionStatus",
     "evaluate_reaction",
+    "format_duration",
     "next_transition_at",
     "parse_duration",
 ]
@@ -73,6 +74,19 @@ def parse_duration(text: str) -> timedelta:
     if duration <= timedelta(0):
         raise ValueError(f"invalid duration {text!r}: must be positive")
     return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """The inverse of parse_duration, in hours, minutes and seconds: 2h, 1h30m, 45s (0s for nothing)."""
+    seconds = int(duration.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = (
+        (f"{hours}h" if hours else "")
+        + (f"{minutes}m" if minutes else "")
+        + (f"{seconds}s" if seconds else "")
+    )
+    return text or "0s"
 
 
 def _require_positive(duration: timedelta, what: str) -> None:

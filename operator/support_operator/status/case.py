@@ -193,6 +193,14 @@ def with_confirmation_sending(
     return status.model_copy(update={"conditions": conditions})
 
 
+def with_intent_kept(status: SupportCaseStatus, previous: SupportCaseStatus | None) -> SupportCaseStatus:
+    """`status` with a previous operator's intent to send (EmailSending) kept: until this operator's
+    confirmation controller decides (and, after a crash, says it sends again), it stays the record."""
+    kept = [c for c in (previous.conditions if previous else None) or [] if c.type == reasons.CONFIRMED]
+    conditions = [kept[0] if kept and c.type == reasons.CONFIRMED else c for c in status.conditions or []]
+    return status.model_copy(update={"conditions": conditions})
+
+
 def confirmation_sending(case: SupportCase) -> bool:
     """Whether an operator recorded the intent to send the confirmation but not that it was sent."""
     status = case.status
@@ -234,7 +242,7 @@ def _reaction(
         previous_state,
     )
     reaction = ReactionStatus(
-        target=_duration_text(evaluation.target),
+        target=sla.format_duration(evaluation.target),
         calendar=Calendar.PIKETT if evaluation.pikett else Calendar.STANDARD,
         reported_at=report_time(case),
         deadline=evaluation.deadline,
@@ -252,18 +260,6 @@ def _reaction(
 def _kept(condition: Condition) -> Desired:
     ok = None if condition.status == "Unknown" else condition.status == "True"
     return Desired(condition.type, ok, condition.reason, condition.message)
-
-
-def _duration_text(duration: dt.timedelta) -> str:
-    seconds = int(duration.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    text = (
-        (f"{hours}h" if hours else "")
-        + (f"{minutes}m" if minutes else "")
-        + (f"{seconds}s" if seconds else "")
-    )
-    return text or "0s"
 
 
 def _ready(case: SupportCase, contract: SupportContract | None, usable: Availability | None) -> Desired:

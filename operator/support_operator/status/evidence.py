@@ -89,6 +89,16 @@ def _managed_fields(case: SupportCase) -> list[dict[str, Any]]:
     return [entry for entry in entries if isinstance(entry, dict)]
 
 
+def evidence_fields(entries: list[Any]) -> list[dict[str, Any]]:
+    """Of an object's managedFields, the entries this module reads (the writes of analysisStartedAt), each
+    reduced to its time and that field: what a cache needs to keep of managedFields."""
+    return [
+        {"time": entry.get("time"), "fieldsV1": {"f:spec": {"f:analysisStartedAt": {}}}}
+        for entry in entries
+        if isinstance(entry, dict) and _sets_analysis_start(entry)
+    ]
+
+
 def _sets_analysis_start(entry: dict[str, Any]) -> bool:
     spec = (entry.get("fieldsV1") or {}).get("f:spec") or {}
     return isinstance(spec, dict) and "f:analysisStartedAt" in spec
