@@ -141,8 +141,10 @@ class ConfirmationController:
             return
         confirmation = await self._confirmation(key, case, contract)
         if isinstance(confirmation, str):
-            self._outcomes[uid] = case_logic.MailOutcome(not_configured=confirmation)
-            self.requeue_status(key)
+            outcome = case_logic.MailOutcome(not_configured=confirmation)
+            if self._outcomes.get(uid) != outcome:  # the status reconcile asks again: answer it once
+                self._outcomes[uid] = outcome
+                self.requeue_status(key)
             return
         await self._send(key, case, contract, confirmation)
 
