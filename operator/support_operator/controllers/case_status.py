@@ -83,10 +83,16 @@ class CaseStatusController:
         plan = case_logic.plan_case(case, contract, usable, position, mail, now)
         view = billing.case_billing(case, contract, self.statements.of(name), now)
         status = plan.status.model_copy(update={"billing": view.billing})
-        if (sending := self.confirmation.sending(uid)) is not None:
-            status = case_logic.with_confirmation_sending(status, sending, now)
-        elif mail is None and case_logic.confirmation_sending(case):
+        predecessor = (
+            mail is None and case_logic.confirmation_sending(case) and not self.confirmation.ours(uid)
+        )
+        if predecessor:  # a previous operator's intent: the confirmation controller decides what it means
             status = case_logic.with_intent_kept(status, case.status)
+        elif (sending := self.confirmation.sending(uid)) is not None:
+            status = case_logic.with_confirmation_sending(status, sending, now)
+        elif plan.wants_confirmation and mail is None and contract is not None:
+            sending = self.confirmation.intend(uid)  # the intent rides on this write
+            status = case_logic.with_confirmation_sending(status, sending, now)
         if await self.writer.write(cached.obj, CASE_PLURAL, status.to_json_dict()) and status.confirmation:
             self.confirmation.recorded(uid)
         if plan.events:

@@ -35,7 +35,7 @@ from support_operator.intake.threads import MESSAGE_ID_ANNOTATION
 from support_operator.kube.fencing import NotLeaderError
 from support_operator.kube.secrets import read_secret_data
 from support_operator.notify import smtp
-from support_operator.notify.confirmation import CaseConfirmation, render
+from support_operator.notify.confirmation import CaseConfirmation, message_id_for, render
 from support_operator.observability.metrics import OperatorMetrics
 from support_operator.status import case as case_logic
 from support_operator.status.conditions import EventNote
@@ -89,6 +89,7 @@ class ConfirmationController:
     _outcomes: dict[str, Sending | case_logic.MailOutcome] = field(default_factory=dict)
     _failures: dict[CaseKey, int] = field(default_factory=dict)
     _retry_due: dict[CaseKey, float] = field(default_factory=dict)  # monotonic time of the next attempt
+    _intended_here: set[str] = field(default_factory=set)  # intents this process wrote (no resend)
     settings: SmtpSettingsCache = field(init=False)
     queue: WorkQueue[CaseKey] = field(init=False)
 
@@ -111,12 +112,25 @@ class ConfirmationController:
     def recorded(self, uid: str) -> None:
         """The case's status shows its confirmation: nothing to keep."""
         self._outcomes.pop(uid, None)
+        self._intended_here.discard(uid)
+
+    def ours(self, uid: str) -> bool:
+        return uid in self._intended_here
+
+    def intend(self, uid: str) -> str:
+        """The case status controller writes the intent with the case's first status (one write, not two);
+        returns the Message-ID it names. Recorded as this process's own, so sending is no resend."""
+        message_id = message_id_for(uid)
+        self._outcomes[uid] = Sending(message_id)
+        self._intended_here.add(uid)
+        return message_id
 
     def request(self, key: CaseKey) -> None:
         """Confirm this case (a failed mail waits for its retry: see `_retry_due`)."""
         self.queue.add(key)
 
     def forget(self, key: CaseKey, uid: str) -> None:
+        self._intended_here.discard(uid)
         self._failures.pop(key, None)
         self._retry_due.pop(key, None)
         self._outcomes.pop(uid, None)
@@ -150,9 +164,12 @@ class ConfirmationController:
         self, key: CaseKey, case: SupportCase, contract: SupportContract, confirmation: CaseConfirmation
     ) -> None:
         uid = case_uid(case)
-        resending = case_logic.confirmation_sending(case) and key not in self._failures
-        self._outcomes[uid] = Sending(confirmation.message_id)
-        await self.write_status(key)  # the intent first; raises (and retries) if it cannot be written
+        on_record = case_logic.confirmation_sending(case)  # the intent is written
+        resending = on_record and uid not in self._intended_here and key not in self._failures
+        if not on_record or resending:  # the intent first; raises (and retries) if it cannot be written
+            self._outcomes[uid] = Sending(confirmation.message_id)
+            self._intended_here.add(uid)
+            await self.write_status(key)
         notification = contract.spec.notification
         assert notification is not None
         try:

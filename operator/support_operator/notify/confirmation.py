@@ -94,7 +94,11 @@ class CaseConfirmation:
     def message_id(self) -> str:
         # Derived from the case UID, so a resend after a crash carries the same Message-ID and mail clients
         # show it once; the operator also records it in status so it normally never resends at all.
-        return f"<case-{self.case_uid}@support-operator.local>"
+        return message_id_for(self.case_uid)
+
+
+def message_id_for(case_uid: str) -> str:
+    return f"<case-{case_uid}@support-operator.local>"
 
 
 def render(confirmation: CaseConfirmation) -> EmailMessage:

@@ -36,7 +36,24 @@ def _around_the_clock(timezone: str) -> BusinessCalendar:
     return BusinessCalendar.around_the_clock(timezone)
 
 
+_POLICIES: dict[int, tuple[SupportContractSpec, ReactionPolicy]] = {}
+_MAX_POLICIES = 1024
+
+
 def reaction_policy(spec: SupportContractSpec) -> ReactionPolicy:
+    """The policy of this spec object: the cache holds one parsed contract per version, so every case
+    reconcile asks with the same object, and the answer is a dictionary lookup, not a JSON dump."""
+    known = _POLICIES.get(id(spec))
+    if known is not None and known[0] is spec:  # the reference kept makes the id unique
+        return known[1]
+    policy = _reaction_policy(spec)
+    if len(_POLICIES) >= _MAX_POLICIES:
+        _POLICIES.pop(next(iter(_POLICIES)))
+    _POLICIES[id(spec)] = (spec, policy)
+    return policy
+
+
+def _reaction_policy(spec: SupportContractSpec) -> ReactionPolicy:
     calendar = calendar_for(spec.support_hours)
     pikett = spec.add_ons.pikett
     cover = None
