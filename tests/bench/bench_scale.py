@@ -909,6 +909,7 @@ class Bench:
         window = cluster.window()
         time.sleep(self.args.steady_seconds)
         cluster.close(window)
+        log(f"steady: requests by the operator: {window.requests.most_common(10)}")
         self.add(
             "steady",
             f"steady state, nothing changing ({self.args.steady_seconds:.0f} s)",

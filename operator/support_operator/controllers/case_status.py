@@ -78,7 +78,7 @@ class CaseStatusController:
         if case.status is not None and case.status.confirmation is not None:
             self.confirmation.recorded(uid)
         mail = self.confirmation.outcome(uid)
-        if mail is None and contract is not None and (why := unconfirmable(case, contract)) is not None:
+        if mail is None and served and contract and (why := unconfirmable(case, contract)) is not None:
             mail = case_logic.MailOutcome(not_configured=why)  # known now: no detour through the queue
         plan = case_logic.plan_case(case, contract, usable, position, mail, now)
         view = billing.case_billing(case, contract, self.statements.of(name), now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -40,8 +41,14 @@ class SmtpSettings:
         )
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the system's CA certificates costs ~50 ms of CPU: once per process, not once per mail.
+    return ssl.create_default_context()
+
+
 def _send_blocking(message: EmailMessage, settings: SmtpSettings) -> None:
-    context = ssl.create_default_context()
+    context = _tls_context()
     server: smtplib.SMTP
     if settings.security == "tls":
         server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
