@@ -45,7 +45,7 @@ class CaseStatusController:
 
     def __post_init__(self) -> None:
         self.queue = WorkQueue(
-            self.reconcile, workers=2, on_error=self.on_error, is_transient=self.is_transient
+            self.reconcile, workers=4, on_error=self.on_error, is_transient=self.is_transient
         )
 
     async def reconcile(self, key: CaseKey) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,10 @@ from support_operator.observability.metrics import OperatorMetrics
 from support_operator.status.conditions import EventNote
 
 log = logging.getLogger(__name__)
+# Threads of their own: status writes must not wait behind mails and diagnostics in the loop's default
+# pool (6 threads on 2 cores), nor Events behind status writes.
+STATUS_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-write")
+EVENT_THREADS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events")
 EVENT_BACKLOG = 10_000  # beyond this, Events are dropped (and logged): status is the record, Events a hint
 
 
@@ -55,7 +60,10 @@ class StatusWriter:
         return True
 
     async def patch(self, obj: dict[str, Any], plural: str, patch: dict[str, Any]) -> None:
-        updated = await asyncio.to_thread(self.patch_status, obj["metadata"], plural, patch)
+        loop = asyncio.get_running_loop()
+        updated = await loop.run_in_executor(
+            STATUS_THREADS, self.patch_status, obj["metadata"], plural, patch
+        )
         self.metrics.status_writes.labels(kind=obj["kind"]).inc()
         self.remember(updated)
 
@@ -109,7 +117,9 @@ class EventRecorder:
         while True:
             obj, note = await self._queue.get()
             try:
-                await asyncio.to_thread(post_event, self.api, obj, note.type, note.reason, note.message)
+                await asyncio.get_running_loop().run_in_executor(
+                    EVENT_THREADS, post_event, self.api, obj, note.type, note.reason, note.message
+                )
             except Exception as error:  # an Event is a hint: never worth stopping the recorder for
                 log.warning("Event %s on %s not posted: %s", note.reason, obj["metadata"]["name"], error)
             finally:

@@ -7,6 +7,7 @@ import functools
 import smtplib
 import ssl
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -62,8 +63,12 @@ def _send_blocking(message: EmailMessage, settings: SmtpSettings) -> None:
         server.send_message(message)
 
 
+# Mail waits on remote servers: threads of its own, so a slow relay never holds up other API work.
+MAIL_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smtp")
+
+
 async def send(message: EmailMessage, settings: SmtpSettings) -> None:
     try:
-        await asyncio.to_thread(_send_blocking, message, settings)
+        await asyncio.get_running_loop().run_in_executor(MAIL_THREADS, _send_blocking, message, settings)
     except (OSError, smtplib.SMTPException) as error:
         raise DeliveryError(f"SMTP {settings.host}:{settings.port}: {error}") from error
