@@ -47,6 +47,7 @@ from support_operator.status import statements as billing
 from support_operator.status.conditions import Desired
 
 log = logging.getLogger(__name__)
+LIST_PAGE = 1000
 
 
 def retry_soon(error: BaseException) -> bool:
@@ -128,26 +129,37 @@ class Manager:
         """Loads every contract, case and statement first, so that the first reconciles see the whole
         picture and a restart writes nothing that has not changed. A standby loads (activate=False) and
         starts reconciling when it becomes the leader."""
-        objects = client.CustomObjectsApi(self.api)
         contracts, cases, issued = await asyncio.gather(
-            asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CONTRACT_PLURAL),
-            asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, CASE_PLURAL),
-            asyncio.to_thread(objects.list_cluster_custom_object, GROUP, VERSION, STATEMENT_PLURAL),
+            asyncio.to_thread(self._list, CONTRACT_PLURAL),
+            asyncio.to_thread(self._list, CASE_PLURAL),
+            asyncio.to_thread(self._list, STATEMENT_PLURAL),
         )
-        for statement in issued.get("items", []):  # known before any reconcile: never issued twice
+        for statement in issued:  # known before any reconcile: never issued twice
             self.statements.observe(None, {"kind": STATEMENT_KIND, "apiVersion": API_VERSION, **statement})
         if self.provisioner is not None:
             listed = await asyncio.to_thread(client.CoreV1Api(self.api).list_namespace)
             for namespace in listed.items:
                 self.cache.put_namespace(namespace.metadata.name, dict(namespace.metadata.labels or {}))
-        for contract in contracts.get("items", []):
+        for contract in contracts:
             self.cache.put_contract({"apiVersion": API_VERSION, "kind": "SupportContract", **contract})
-        for case in cases.get("items", []):
+        for case in cases:
             self.cache.put_case({"apiVersion": API_VERSION, "kind": "SupportCase", **case})
         for name in self.cache.raw_contracts:  # once per contract, not once per case
             self.queue_order.rebuild(name)
         if activate:
             self.activate()
+
+    def _list(self, plural: str) -> list[dict[str, Any]]:
+        """Every object of a kind, in pages: years of closed cases never arrive as one response."""
+        objects, items, token = client.CustomObjectsApi(self.api), [], None
+        while True:
+            page = objects.list_cluster_custom_object(
+                GROUP, VERSION, plural, limit=LIST_PAGE, _continue=token
+            )
+            items += page.get("items", [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
 
     def activate(self) -> None:
         """Starts reconciling (this replica leads): every object once, then as events and timers ask."""
