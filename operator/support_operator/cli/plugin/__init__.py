@@ -30,7 +30,8 @@ from support_operator.cli.plugin.connection import (
     PluginError,
 )
 from support_operator.cli.plugin.queue import QueueRow, queue_rows, render_queue
-from support_operator.cli.plugin.report import hours, render_csv, render_markdown
+from support_operator.cli.plugin.report import render_csv, render_markdown
+from support_operator.cli.plugin.statement import hours
 
 __all__ = [
     "JSON_PATCH",

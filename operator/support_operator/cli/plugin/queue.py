@@ -30,6 +30,7 @@ from support_operator.cli.plugin.connection import (
 )
 from support_operator.cli.plugin.scope import cases_in_contract_scope, context_extension
 from support_operator.domain import sla
+from support_operator.domain.calendar import to_epoch_us
 from support_operator.domain.queue import priority_class
 from support_operator.status.case import domain_category, domain_impact, report_time
 from support_operator.status.policy import reaction_policy
@@ -96,17 +97,17 @@ def _queue_row(case: SupportCase, contract: SupportContract | None, now: dt.date
     left = None
     if contract is not None:
         with contextlib.suppress(ValueError):
-            evaluation = sla.evaluate_reaction(
+            clock = sla.ReactionClock.start(
                 reaction_policy(contract.spec),
                 report_time(case),
                 category,
                 impact,
                 case.spec.analysis_started_at,
-                now,
-                sla.ReactionState(state) if reaction else None,
+                reaction.state if reaction else None,
             )
-            state, deadline = evaluation.state.value, evaluation.deadline
-            left = evaluation.remaining if evaluation.state == sla.ReactionState.PENDING else None
+            reading = clock.read(to_epoch_us(now))
+            state, deadline = reading.state.value, clock.deadline
+            left = reading.remaining if reading.state == sla.ReactionState.PENDING else None
     return QueueRow(
         namespace=case.metadata.namespace or "",
         name=case.metadata.name,
