@@ -163,6 +163,29 @@ def test_breach_metric_is_1_and_the_alert_fires(
     assert resources.get_case(namespace, "forgotten")["metadata"]["resourceVersion"] == version
 
 
+def test_queue_position_gauge_is_the_order_the_status_shows(
+    prometheus: PrometheusServer, resources: Resources, namespace: str
+) -> None:
+    contract = resources.contract()["metadata"]["name"]
+    reported = iso(now() - dt.timedelta(minutes=10))
+    resources.case(
+        namespace, contract, name="question", category="Consultation", impact=None, reportedAt=reported
+    )
+    resources.case(namespace, contract, name="outage", impact="Production", reportedAt=reported)
+    query = f'support_case_queue_position{{job="{JOB}", contract="{contract}"}}'
+    found = eventually(
+        lambda: (result := prometheus.query(query)) and len(result) == 2 and result,
+        timeout=30,
+        what="two queue positions in Prometheus",
+    )
+    gauge = {r["metric"]["case"]: sample_value([r]) for r in found}
+    assert gauge == {"outage": 1, "question": 2}
+    for name, position in gauge.items():
+        resources.wait_case(
+            namespace, name, lambda c, p=position: (c.get("status") or {}).get("queuePosition") == p
+        )
+
+
 def test_rules_load_and_evaluate_without_errors(prometheus: PrometheusServer) -> None:
     rules = [rule for group in prometheus.rules() for rule in group["rules"]]
     assert len(rules) >= 6

@@ -21,7 +21,7 @@ from support_operator.cli.access_audit import (
     parse_since,
     read_events,
 )
-from support_operator.cli.plugin_approve import approval_patch, revocation_patch
+from support_operator.cli.plugin.access import approval_patch, revocation_patch
 
 NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
 

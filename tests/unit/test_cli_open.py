@@ -40,7 +40,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> IntakeCluster:
         fake.namespace = connection.namespace or fake.namespace
         return fake
 
-    monkeypatch.setattr(plugin, "connect", connect)
+    monkeypatch.setattr(plugin.connection, "connect", connect)
     return fake
 
 

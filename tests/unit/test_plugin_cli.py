@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 from kubernetes.client.rest import ApiException
 
+from support_operator.api.v1alpha1 import SupportCase, SupportContract
 from support_operator.cli import plugin
 
 SAMPLES = Path(__file__).resolve().parents[2] / "crds" / "samples"
@@ -97,7 +98,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch, contract: dict[str, Any]) -> FakeCl
             fake.namespace = connection.namespace
         return fake
 
-    monkeypatch.setattr(plugin, "connect", connect)
+    monkeypatch.setattr(plugin.connection, "connect", connect)
     fake.connections = connections  # type: ignore[attr-defined]
     return fake
 
@@ -151,8 +152,8 @@ def queue_cases() -> list[dict[str, Any]]:
 
 def test_queue_rows_are_ordered_with_deadline_and_business_time_left(contract: dict[str, Any]) -> None:
     contract["spec"]["addOns"].pop("pikett")
-    parsed = plugin.SupportContract.from_k8s(contract)
-    cases = [plugin.SupportCase.from_k8s(c) for c in queue_cases()]
+    parsed = SupportContract.from_k8s(contract)
+    cases = [SupportCase.from_k8s(c) for c in queue_cases()]
     rows = plugin.queue_rows(cases, {"acme-openshift": parsed}, NOW)
     assert [(r.name, r.priority, r.reaction) for r in rows] == [
         ("outage", "P1", "Pending"),
@@ -188,7 +189,7 @@ def test_without_the_contract_the_queue_uses_the_status(contract: dict[str, Any]
             "state": "Breached",
         }
     }
-    (row,) = plugin.queue_rows([plugin.SupportCase.from_k8s(case)], {}, NOW)
+    (row,) = plugin.queue_rows([SupportCase.from_k8s(case)], {}, NOW)
     assert (row.reaction, row.deadline, row.left) == (
         "Breached",
         dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC),
@@ -509,7 +510,7 @@ def test_the_queue_shows_recorded_acknowledgements_apart_from_observed_ones() ->
                 "evidence": grade,
             }
         }
-        rows += plugin.queue_rows([plugin.SupportCase.from_k8s(case)], {}, NOW)
+        rows += plugin.queue_rows([SupportCase.from_k8s(case)], {}, NOW)
     assert {row.name: row.to_json()["evidence"] for row in rows} == {
         "phoned": "Recorded",
         "acked": "Observed",

@@ -341,27 +341,41 @@ class BusinessCalendar:
         """
         if duration < timedelta(0):
             raise ValueError(f"negative duration {duration} refused")
-        t = to_epoch_us(start)
-        amount = duration // _US
-        if amount == 0:
-            return from_epoch_us(t)
-        table = self._table_covering(t)
-        target = self._position(table, t) + amount
-        while True:
-            j = bisect_left(table.through, target)
-            if j < len(table.starts):
-                deadline = table.starts[j] + (target - table.before[j])
-                if deadline < table.safe_until:
-                    return from_epoch_us(deadline)
-            table = self._extend(table, t)
+        return from_epoch_us(self.add_us(to_epoch_us(start), duration // _US))
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Support time in [start, end). Raises ValueError when `end` is before `start`."""
         a, b = to_epoch_us(start), to_epoch_us(end)
         if b < a:
             raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
-        table = self._table_covering(a, b)
-        return timedelta(microseconds=self._position(table, b) - self._position(table, a))
+        return timedelta(microseconds=self.elapsed_us(a, b))
+
+    # -- the same in microseconds since the epoch, for hot paths (a metrics scrape, the case queue) ------
+
+    def add_us(self, start: int, amount: int) -> int:
+        """`add` on epoch microseconds: the earliest instant by which `amount` (>= 0) µs of support time
+        have run since `start`."""
+        if amount < 0:
+            raise ValueError(f"negative duration of {amount} µs refused")
+        if amount == 0:
+            return start
+        table = self._table_covering(start)
+        target = self._position(table, start) + amount
+        while True:
+            j = bisect_left(table.through, target)
+            if j < len(table.starts):
+                deadline = table.starts[j] + (target - table.before[j])
+                if deadline < table.safe_until:
+                    return deadline
+            table = self._extend(table, start)
+
+    def elapsed_us(self, start: int, end: int) -> int:
+        """`elapsed` on epoch microseconds: support time in [start, end), for start <= end; two bisections
+        in the precomputed table (built once per calendar, extended by whole years when needed)."""
+        table = self._table
+        if table is None or not (table.safe_from <= start and end < table.safe_until):
+            table = self._table_covering(start, end)
+        return self._position(table, end) - self._position(table, start)
 
     # -- the precomputed table --------------------------------------------------------------------------
 

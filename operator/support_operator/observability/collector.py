@@ -21,7 +21,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from prometheus_client import CollectorRegistry
@@ -32,13 +32,14 @@ from pydantic import ValidationError
 
 from support_operator.api.v1alpha1 import OPEN_STATES, SupportContract, SupportContractStatus
 from support_operator.domain import sla
-from support_operator.domain.calendar import BusinessCalendar, from_epoch_us, to_epoch_us
-from support_operator.domain.queue import priority_class
+from support_operator.domain.calendar import BusinessCalendar, from_epoch_us
+from support_operator.domain.queue import QueueItem, priority_class, queue_sort_key
 from support_operator.status.policy import reaction_policy
 
 log = logging.getLogger(__name__)
 
 CaseKey = tuple[str, str]
+QueueKey = tuple[int, int, int, str]
 Labels = tuple[str, ...]
 CASE_LABELS: Labels = ("namespace", "case", "contract", "priority", "impact", "category")
 CASE_INFO_LABELS: Labels = (*CASE_LABELS, "state", "calendar")
@@ -48,7 +49,6 @@ CONDITION_STATUSES = ("True", "False", "Unknown")
 _go_float: Callable[[float], str] = floatToGoString  # the client's float format, typed
 _OPEN = frozenset(state.value for state in OPEN_STATES)
 _US = 1_000_000
-_ONE_US = dt.timedelta(microseconds=1)
 
 
 class ObjectStore(Protocol):
@@ -181,9 +181,16 @@ KNOWLEDGE_TRANSFERS = Family(
     "New team members whose knowledge transfer is not recorded yet.",
     ("contract",),
 )
+QUEUE_POSITION = Family(
+    "support_case_queue_position",
+    "Position of an open case in its contract's queue (1 is worked on first): production incidents, then "
+    "non-production incidents, then consultations; within each the earliest reaction deadline first.",
+    ("namespace", "case", "contract"),
+)
 CASE_FAMILIES = (CASE_INFO, DEADLINE, REMAINING, USED_RATIO, BREACHED, AWAITING)
 FAMILIES = (
     *CASE_FAMILIES,
+    QUEUE_POSITION,
     CONTRACT_INFO,
     OPEN_CASES,
     REACTIONS,
@@ -235,18 +242,6 @@ class _ContractFacts:
 
 
 @dataclass(frozen=True)
-class _Clock:
-    """A case's reaction clock: everything but `now`."""
-
-    calendar: BusinessCalendar
-    target_us: int
-    reported: dt.datetime
-    deadline_us: int
-    settled: sla.ReactionState | None  # Met or Breached in the status: final
-    analysis_us: int | None
-
-
-@dataclass(frozen=True)
 class _CaseFacts:
     version: tuple[str, str]
     contract: str
@@ -260,8 +255,11 @@ class _CaseFacts:
     prefixes: tuple[str, ...]  # "name{labels} " of DEADLINE, REMAINING, USED_RATIO, BREACHED, AWAITING
     deadline_line: str
     awaiting_line: str
-    clock: _Clock | None  # None: no reaction SLA running (no status.reaction yet, or no usable contract)
+    clock: (
+        sla.ReactionClock | None
+    )  # None: no reaction SLA running (no status.reaction yet, or no usable contract)
     fixed: tuple[ReactionNow, tuple[str, ...]] | None  # analysis started: the reaction and its lines
+    queue_key: QueueKey | None = None  # open and its contract usable: where it stands in the queue
 
 
 def _instant(text: Any) -> dt.datetime | None:
@@ -273,7 +271,9 @@ def _instant(text: Any) -> dt.datetime | None:
     return instant
 
 
-def _contract_facts(name: str, obj: Mapping[str, Any]) -> _ContractFacts:
+def _contract_facts(
+    name: str, obj: Mapping[str, Any], calendars: dict[BusinessCalendar, BusinessCalendar]
+) -> _ContractFacts:
     metadata = obj.get("metadata", {})
     version = str(metadata.get("resourceVersion", ""))
     spec_version = str(metadata.get("generation") or version)
@@ -283,7 +283,7 @@ def _contract_facts(name: str, obj: Mapping[str, Any]) -> _ContractFacts:
         log.debug("SupportContract %s does not validate; no contract metrics", name)
         return _ContractFacts(version, spec_version, None, ())
     try:
-        policy: sla.ReactionPolicy | None = reaction_policy(contract.spec)
+        policy: sla.ReactionPolicy | None = _sharing(reaction_policy(contract.spec), calendars)
     except ValueError:
         policy = None
     spec, status = contract.spec, contract.status or SupportContractStatus()
@@ -320,45 +320,41 @@ def _contract_facts(name: str, obj: Mapping[str, Any]) -> _ContractFacts:
     return _ContractFacts(version, spec_version, policy, tuple(rows))
 
 
+def _sharing(
+    policy: sla.ReactionPolicy, calendars: dict[BusinessCalendar, BusinessCalendar]
+) -> sla.ReactionPolicy:
+    """`policy` with calendars configured alike replaced by one instance, so its table is built once."""
+    calendar = calendars.setdefault(policy.calendar, policy.calendar)
+    pikett = policy.pikett
+    if pikett is not None:
+        pikett = replace(pikett, calendar=calendars.setdefault(pikett.calendar, pikett.calendar))
+    return replace(policy, calendar=calendar, pikett=pikett)
+
+
 def _clock(
-    calendar: BusinessCalendar,
-    target: dt.timedelta,
+    policy: sla.ReactionPolicy,
+    category: sla.Category,
+    impact: sla.Impact,
     obj: Mapping[str, Any],
     reaction: Mapping[str, Any],
-) -> _Clock | None:
+) -> sla.ReactionClock | None:
     spec = obj.get("spec") or {}
     reported = _instant(spec.get("reportedAt")) or _instant(obj.get("metadata", {}).get("creationTimestamp"))
     if reported is None:
         return None
-    analysis = _instant(spec.get("analysisStartedAt"))
     previous = reaction.get("state")
-    return _Clock(
-        calendar=calendar,
-        target_us=target // _ONE_US,
-        reported=reported,
-        deadline_us=to_epoch_us(calendar.add(reported, target)),
-        settled=sla.ReactionState(previous) if previous in ("Met", "Breached") else None,
-        analysis_us=to_epoch_us(analysis) if analysis is not None else None,
-    )
+    settled = sla.ReactionState(previous) if previous in REACTION_STATES else None
+    analysis = _instant(spec.get("analysisStartedAt"))
+    return sla.ReactionClock.start(policy, reported, category, impact, analysis, settled)
 
 
-def _reaction_now(clock: _Clock, now_us: int, now: dt.datetime) -> ReactionNow:
-    if clock.analysis_us is None or clock.analysis_us >= now_us:
-        stop = now
-    else:
-        stop = from_epoch_us(clock.analysis_us)
-    elapsed = clock.calendar.elapsed(clock.reported, max(stop, clock.reported)) // _ONE_US
-    if clock.settled is not None:
-        breached = clock.settled == sla.ReactionState.BREACHED
-    elif clock.analysis_us is not None:
-        breached = clock.analysis_us > clock.deadline_us
-    else:
-        breached = now_us > clock.deadline_us
+def _reaction_now(clock: sla.ReactionClock, now_us: int) -> ReactionNow:
+    reading = clock.read(now_us)
     return ReactionNow(
         clock.deadline_us / _US,
-        max(clock.target_us - elapsed, 0) / _US,
-        elapsed / clock.target_us,
-        breached,
+        reading.remaining_us / _US,
+        reading.elapsed_us / clock.target_us,
+        reading.state == sla.ReactionState.BREACHED,
         clock.analysis_us is None,
     )
 
@@ -386,7 +382,6 @@ def _case_facts(
     obj: Mapping[str, Any],
     version: tuple[str, str],
     contract: _ContractFacts | None,
-    calendars: dict[BusinessCalendar, BusinessCalendar],
     now_us: int,
 ) -> _CaseFacts | None:
     spec = obj.get("spec") or {}
@@ -400,24 +395,24 @@ def _case_facts(
     state = str(spec.get("state") or "New")
     contract_name = str((spec.get("contractRef") or {}).get("name", ""))
     reaction = status.get("reaction") or None
-    clock, calendar_name = None, ""
-    if reaction is not None and contract is not None and contract.policy is not None:
-        calendar, target = contract.policy.clock_for(category, impact)
-        # Calendars configured alike are equal: share one, so its tables are built once.
-        calendar = calendars.setdefault(calendar, calendar)
+    clock = None
+    if contract is not None and contract.policy is not None and (reaction is not None or state in _OPEN):
         try:
-            clock = _clock(calendar, target, obj, reaction)
+            clock = _clock(contract.policy, category, impact, obj, reaction or {})
         except ValueError as error:
             log.debug("SupportCase %s/%s: no reaction clock: %s", key[0], key[1], error)
-        calendar_name = "Pikett" if contract.policy.uses_pikett(category, impact) else "Standard"
+    # The queue orders every open case of a usable contract; the reaction series wait for the status.
+    queue_key = _queue_key(key, category, impact, clock) if clock is not None and state in _OPEN else None
+    clock = clock if reaction is not None else None
     labels = (key[0], key[1], contract_name, priority, impact.value, category.value)
-    info_labels = (*labels, state, calendar_name if clock is not None else "")
+    calendar_name = "" if clock is None else "Pikett" if clock.pikett else "Standard"
+    info_labels = (*labels, state, calendar_name)
     block = label_block(CASE_LABELS, labels)
     prefixes = tuple(f"{family.name}{block} " for family in CASE_FAMILIES[1:])
     fixed = None
     if clock is not None and clock.analysis_us is not None and clock.analysis_us <= now_us:
         try:  # the clock stopped when analysis started: the reaction never changes again
-            reaction_now = _reaction_now(clock, now_us, from_epoch_us(now_us))
+            reaction_now = _reaction_now(clock, now_us)
             fixed = (reaction_now, _lines(prefixes, reaction_now))
         except ValueError as error:
             log.debug("SupportCase %s/%s: no reaction: %s", key[0], key[1], error)
@@ -436,7 +431,15 @@ def _case_facts(
         awaiting_line=f"{prefixes[4]}{_FLAG[clock.analysis_us is None]}\n" if clock is not None else "",
         clock=clock,
         fixed=fixed,
+        queue_key=queue_key,
     )
+
+
+def _queue_key(
+    key: CaseKey, category: sla.Category, impact: sla.Impact, clock: sla.ReactionClock
+) -> QueueKey:
+    item = QueueItem(f"{key[0]}/{key[1]}", category, impact, from_epoch_us(clock.reported_us), clock.deadline)
+    return queue_sort_key(item)
 
 
 # -- the collector ---------------------------------------------------------------------------------------
@@ -453,6 +456,8 @@ class SlaCollector(Collector):
         self._contracts: dict[str, _ContractFacts] = {}
         self._cases: dict[CaseKey, _CaseFacts] = {}
         self._calendars: dict[BusinessCalendar, BusinessCalendar] = {}
+        self._generation = 0  # counts changes of the cases' facts: the queue is re-sorted only then
+        self._queue: tuple[int, list[Row]] = (-1, [])
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -505,7 +510,9 @@ class SlaCollector(Collector):
             # Snapshots: the reconciler's thread replaces entries while we read (list() of a dict is atomic).
             contracts = self._refresh_contracts(list(store.contracts.items()))
             cases = self._refresh_cases(list(store.cases.items()), contracts, now_us)
-            return _rows(contracts, cases, now_us)
+            rows = _rows(contracts, cases, now_us)
+            rows[QUEUE_POSITION] = list(self._queue_rows(cases))
+            return rows
 
     def reaction(self, key: CaseKey) -> ReactionNow | None:
         """The reaction of one case as of the last scrape's cache, now; None when no clock runs."""
@@ -514,16 +521,16 @@ class SlaCollector(Collector):
             now_us = int(self.clock() * _US)
         if facts is None or facts.clock is None:
             return None
-        return _reaction_now(facts.clock, now_us, from_epoch_us(now_us))
+        return _reaction_now(facts.clock, now_us)
 
     def _refresh_contracts(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, _ContractFacts]:
         known, fresh = self._contracts, {}
         for name, obj in items:
             version = str(obj.get("metadata", {}).get("resourceVersion", ""))
             facts = known.get(name)
-            fresh[name] = (
-                facts if facts is not None and facts.version == version else _contract_facts(name, obj)
-            )
+            if facts is None or facts.version != version:
+                facts = _contract_facts(name, obj, self._calendars)
+            fresh[name] = facts
         self._contracts = fresh
         return fresh
 
@@ -543,12 +550,23 @@ class SlaCollector(Collector):
             )
             facts = known.get(key)
             if facts is None or facts.version != version:
-                facts = _case_facts(key, obj, version, contract, self._calendars, now_us)
+                facts = _case_facts(key, obj, version, contract, now_us)
+                self._generation += 1
                 if facts is None:
                     continue
             fresh[key] = facts
+        if len(fresh) != len(known):  # only cases seen before were kept: a smaller dict lost some
+            self._generation += 1
         self._cases = fresh
         return list(fresh.values())
+
+    def _queue_rows(self, cases: Sequence[_CaseFacts]) -> list[Row]:
+        """Each open case's position in its contract's queue, sorted again only when a case changed."""
+        generation, rows = self._queue
+        if generation != self._generation:
+            rows = _queue_rows(cases)
+            self._queue = (self._generation, rows)
+        return rows
 
 
 def _rows(
@@ -561,7 +579,6 @@ def _rows(
     open_cases: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PRIORITIES, 0))
     reactions: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REACTION_STATES, 0))
     evidence: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
-    now = from_epoch_us(now_us)
     for case in cases:
         if case.reaction_state in REACTION_STATES:
             reactions[case.contract][case.reaction_state] += 1
@@ -577,7 +594,7 @@ def _rows(
             reaction, lines = case.fixed
         else:
             try:
-                reaction = _reaction_now(case.clock, now_us, now)
+                reaction = _reaction_now(case.clock, now_us)
             except ValueError as error:  # a calendar without support time for years: no series, no failure
                 log.debug("no reaction metrics for %s: %s", case.labels, error)
                 continue
@@ -599,6 +616,23 @@ def _rows(
             rows[REACTIONS].append(((name, state), float(count), ""))
         for (state, grade), count in sorted(evidence[name].items()):
             rows[REACTION_EVIDENCE].append(((name, state, grade), float(count), ""))
+    return rows
+
+
+def _queue_rows(cases: Sequence[_CaseFacts]) -> list[Row]:
+    """The queue position series: per contract, its open cases in `domain.queue` order, 1 first."""
+    queues: dict[str, list[tuple[QueueKey, _CaseFacts]]] = defaultdict(list)
+    for case in cases:
+        if case.queue_key is not None:
+            queues[case.contract].append((case.queue_key, case))
+    rows: list[Row] = []
+    for contract in sorted(queues):
+        ordered = sorted(queues[contract], key=lambda entry: entry[0])
+        for position, (_, case) in enumerate(ordered, start=1):
+            labels = (case.labels[0], case.labels[1], contract)
+            value = float(position)
+            line = f"{QUEUE_POSITION.name}{label_block(QUEUE_POSITION.labels, labels)} {_number(value)}\n"
+            rows.append((labels, value, line))
     return rows
 
 

@@ -4,15 +4,26 @@ team works. A supporter may not list cases cluster-wide, so `queue` falls back t
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import getpass
 
 from kubernetes import config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from support_operator import constants
+from support_operator.cli.plugin.connection import DNS_LABEL, Cluster, Obj
 
 EXTENSION = constants.KUBECONFIG_EXTENSION
+
+
+def default_member() -> str | None:
+    """The local user's name when it can be a team member's name."""
+    with contextlib.suppress(OSError, KeyError):
+        user = getpass.getuser().lower()
+        if DNS_LABEL.match(user):
+            return user
+    return None
 
 
 def context_extension(kubeconfig: str | None, context: str | None) -> dict[str, str]:
@@ -28,10 +39,10 @@ def context_extension(kubeconfig: str | None, context: str | None) -> dict[str, 
     return {}
 
 
-def cases_in_contract_scope(cluster: Any, contract: str) -> list[dict[str, Any]]:
+def cases_in_contract_scope(cluster: Cluster, contract: str) -> list[Obj]:
     """The contract's cases in the namespaces its status names as granted (what a supporter may list)."""
     granted = (cluster.get_contract(contract).get("status") or {}).get("grantedNamespaces") or []
-    found: list[dict[str, Any]] = []
+    found: list[Obj] = []
     for namespace in granted:
         try:
             found += cluster.list_cases(namespace)

@@ -28,23 +28,22 @@ from support_operator.api.v1alpha1 import (
     Reporter,
     SupportContract,
 )
-from support_operator.api.v1alpha1.common import DNS_LABEL_PATTERN
-from support_operator.cli.plugin import (
+from support_operator.cli.plugin.connection import (
+    DNS_LABEL,
     Cluster,
     Obj,
     PluginError,
-    _cluster,
-    _iso,
-    _now,
-    _server_message,
-    _with_kind,
-    _zone,
     api_errors,
+    cluster_of,
     connection_options,
+    contract_zone,
+    iso,
+    server_message,
+    utc_now,
+    with_kind,
 )
 
 STATUS_WAIT_SECONDS = 10.0
-_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
 
@@ -96,21 +95,21 @@ def open_case(
 ) -> None:
     """Open a case reported by phone: prints its name, priority and reaction deadline."""
     reporter = _reporter(reporter_name, phone, email)
-    bad = [ns for ns in affected if not _DNS_LABEL.match(ns)]
+    bad = [ns for ns in affected if not DNS_LABEL.match(ns)]
     if bad:
         raise click.BadParameter(f"{bad[0]!r} is not a namespace name", param_hint="--affected")
     if len(title) > 200:
         raise click.BadParameter("at most 200 characters", param_hint="--title")
-    cluster = _cluster(ctx)
+    cluster = cluster_of(ctx)
     the_contract = _contract(cluster, contract)
-    zone = _zone(the_contract)
+    zone = contract_zone(the_contract)
     reported = _reported_at(reported_at, zone)
     spec: Obj = {
         "contractRef": {"name": contract},
         "title": title,
         "category": category,
         "impact": impact,
-        "reportedAt": _iso(reported),
+        "reportedAt": iso(reported),
         "reportedVia": ReportChannel.PHONE.value,
         "reporter": reporter.to_json_dict(),
     }
@@ -165,15 +164,15 @@ def _contract(cluster: Cluster, name: str) -> SupportContract | None:
             raise PluginError(f"SupportContract {name}: not found") from None
         if error.status in (401, 403):
             return None
-        raise PluginError(f"SupportContract {name}: {_server_message(error)}") from None
+        raise PluginError(f"SupportContract {name}: {server_message(error)}") from None
     try:
-        return SupportContract.from_k8s(_with_kind(raw, "SupportContract"))
+        return SupportContract.from_k8s(with_kind(raw, "SupportContract"))
     except ValidationError:
         return None
 
 
 def _reported_at(text: str | None, zone: dt.tzinfo | None) -> dt.datetime:
-    now = _now()
+    now = utc_now()
     if text is None:
         return now
     instant = _parse_time(text.strip(), zone, now)
@@ -221,7 +220,7 @@ def _slug(title: str) -> str:
 
 def _local(instant: dt.datetime, zone: dt.tzinfo | None) -> str:
     if zone is None:
-        return f"{_iso(instant)} (UTC; the contract's time zone cannot be read)"
+        return f"{iso(instant)} (UTC; the contract's time zone cannot be read)"
     name = zone.key if isinstance(zone, ZoneInfo) else str(zone)
     return f"{instant.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')} ({name})"
 
@@ -243,7 +242,3 @@ def _not_ready(status: dict[str, Any]) -> str | None:
     if ready is None or ready.get("status") != "False":
         return None
     return f"{ready.get('reason')}: {ready.get('message')}"
-
-
-def register(group: click.Group) -> None:
-    group.add_command(open_case)

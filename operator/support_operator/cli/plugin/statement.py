@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from support_operator.api.v1alpha1 import (
     SupportStatement,
     SupportStatementSpec,
 )
+from support_operator.cli.plugin.connection import iso
 from support_operator.domain import ledger
 from support_operator.status.ledger import zone_of
 
@@ -34,25 +35,36 @@ def issued(statements: Sequence[Obj], contract: str, month: str) -> SupportState
     return None
 
 
-def statement_markdown(
-    contract: SupportContract, spec: SupportStatementSpec, hours: Callable[[int], str]
-) -> str:
-    customer = contract.spec.customer.name
-    if contract.spec.customer.reference:
-        customer += f" ({contract.spec.customer.reference})"
-    totals = spec.totals
-    out = [
-        f"# Support statement {spec.month}: {customer}",
+def hours(minutes: int) -> str:
+    """h:mm, the way time sheets show it."""
+    sign = "-" if minutes < 0 else ""
+    return f"{sign}{abs(minutes) // 60}:{abs(minutes) % 60:02d}"
+
+
+def heading(month: str, contract: SupportContract, terms: str) -> list[str]:
+    """Title, terms and the head of the cases table: alike for an issued and a computed month."""
+    customer = contract.spec.customer
+    name = customer.name + (f" ({customer.reference})" if customer.reference else "")
+    return [
+        f"# Support statement {month}: {name}",
         "",
-        f"SupportStatement issued {_iso(spec.issued_at)} (SupportContract {spec.contract_ref.name}, "
-        f"{spec.time_zone}); billing {spec.billing_mode.value}, rounded up to {spec.increment_minutes} min "
-        "per case and month; times in h:mm.",
+        terms,
         "",
         "## Cases",
         "",
         "| Case | Category | Effort | Billed | Packages | Invoiced |",
         "|---|---|---:|---:|---:|---:|",
     ]
+
+
+def statement_markdown(contract: SupportContract, spec: SupportStatementSpec) -> str:
+    totals = spec.totals
+    terms = (
+        f"SupportStatement issued {iso(spec.issued_at)} (SupportContract {spec.contract_ref.name}, "
+        f"{spec.time_zone}); billing {spec.billing_mode.value}, rounded up to {spec.increment_minutes} min "
+        "per case and month; times in h:mm."
+    )
+    out = heading(spec.month, contract, terms)
     out += [
         f"| {c.case} | {c.category.value} | {hours(c.effort_minutes)} | {hours(c.billed_minutes)} | "
         f"{hours(c.package_minutes)} | {hours(c.invoiced_minutes)} |"
@@ -182,8 +194,4 @@ def reactions_markdown(rows: Sequence[tuple[str, str, str, str, dt.datetime]]) -
     if not rows:
         return [*out, "None."]
     out += ["| Case | Priority | Reaction | Evidence | Deadline |", "|---|---|---|---|---|"]
-    return out + [f"| {c} | {p} | {s} | {e or '-'} | {_iso(d)} |" for c, p, s, e, d in rows]
-
-
-def _iso(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return out + [f"| {c} | {p} | {s} | {e or '-'} | {iso(d)} |" for c, p, s, e, d in rows]

@@ -18,14 +18,14 @@ import click
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support_operator.cli.plugin import (
+from support_operator.cli.plugin.connection import (
     KubeCluster,
     PluginError,
-    _cluster,
-    _load_case,
-    _now,
     api_errors,
+    cluster_of,
     connection_options,
+    load_case,
+    utc_now,
 )
 from support_operator.diagnostics.bundle import Gatherer, GatherOptions
 from support_operator.diagnostics.redact import RedactionPolicy, Redactor
@@ -35,13 +35,8 @@ from support_operator.domain.sla import parse_duration
 Obj = dict[str, Any]
 
 
-def register(main: click.Group) -> None:
-    for command in (findings, snapshot, gather):
-        main.add_command(command)
-
-
 def _api(ctx: click.Context) -> tuple[client.ApiClient, Obj]:
-    cluster = _cluster(ctx)
+    cluster = cluster_of(ctx)
     if not isinstance(cluster, KubeCluster):  # pragma: no cover - the plugin always connects for real
         raise PluginError("this command needs a cluster connection")
     return cluster.api, {"cluster": cluster}
@@ -49,7 +44,7 @@ def _api(ctx: click.Context) -> tuple[client.ApiClient, Obj]:
 
 def _case(ctx: click.Context, case_ref: str) -> tuple[client.ApiClient, Obj]:
     api, found = _api(ctx)
-    raw, _ = _load_case(found["cluster"], case_ref)
+    raw, _ = load_case(found["cluster"], case_ref)
     return api, raw
 
 
@@ -170,7 +165,7 @@ def gather(
     except ApiException:
         intake = None
     policy = RedactionPolicy.from_manifest(intake["manifest"]) if intake else RedactionPolicy()
-    now = _now()
+    now = utc_now()
     target = output or Path(f"gather-{metadata['name']}-{now.strftime('%Y%m%dT%H%M%SZ')}.tar.gz")
     options = GatherOptions(since, max_log_bytes, max_total_log_bytes, timeout)
     gatherer = Gatherer(api, Redactor(policy), options, lambda message: click.echo(f"  {message}", err=True))
