@@ -42,3 +42,13 @@ def now() -> dt.datetime:
 def from_server(instant: dt.datetime) -> dt.datetime:
     """A timestamp the API server wrote, on the operator's clock."""
     return instant + OFFSET
+
+
+def parse_instant(text: object) -> dt.datetime | None:
+    """An RFC 3339 timestamp as the API server writes it (2026-12-01T10:00:00Z); None for anything else."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from support_operator import clock
 from support_operator.access import approval
 from support_operator.api.v1alpha1 import IdentityKind, SupportCase, SupportContract
 from support_operator.domain.sla import parse_duration
@@ -129,7 +130,7 @@ def audit_rows(
         found = identities.match(event)
         if found is None:
             continue
-        at = _timestamp(event.get("requestReceivedTimestamp"))
+        at = clock.parse_instant(event.get("requestReceivedTimestamp"))
         if at is None or (since is not None and at < since) or (until is not None and at > until):
             continue
         who, user = found
@@ -186,15 +187,6 @@ def parse_since(text: str | None, now: dt.datetime) -> dt.datetime | None:
             f"{text!r}: a duration (2h) or an RFC 3339 time", param_hint="--since"
         ) from None
     return instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
-
-
-def _timestamp(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def run(

@@ -105,13 +105,7 @@ def _sets_analysis_start(entry: dict[str, Any]) -> bool:
 
 
 def _time(entry: dict[str, Any]) -> dt.datetime | None:
-    text = entry.get("time")
-    if not isinstance(text, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return clock.parse_instant(entry.get("time"))
 
 
 def _iso(instant: dt.datetime) -> str:
