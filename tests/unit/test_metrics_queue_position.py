@@ -86,6 +86,9 @@ def test_the_queue_is_sorted_again_only_when_a_case_changed(
         return original(cases)
 
     monkeypatch.setattr(sla_metrics, "_queue_rows", counting)
+    unreadable = case_object("shop", "unreadable", "acme", NOW - HOUR)
+    unreadable["spec"]["category"] = "Question"  # parsed again at every scrape: no series, no new sort
+    store.add(unreadable)
     now = [NOW]
     collector = SlaCollector(store, clock=lambda: now[0].timestamp())
     first = queue(collector)

@@ -1,14 +1,15 @@
 """SLA metrics, computed when Prometheus scrapes, from the objects the operator already holds in memory.
 
-A scrape reads the Reconciler's `contracts` and `cases` (raw API objects with their status): no API call and
-no status write. What a scrape derives from an object (labels, calendar, deadline) is cached per
-resourceVersion, so a scrape costs one business-time computation per case still awaiting analysis.
+A scrape reads the store's `contracts` and `cases` (raw API objects with their status): no API call and no
+status write. What a scrape derives from an object (labels, the case's `sla.ReactionClock`, its queue key) is
+cached per resourceVersion, so a scrape costs one clock read per case still awaiting analysis; the queue
+positions are sorted again only when some case's facts changed.
 
 Per open case: deadline, business seconds remaining, share of the target used, breached and awaiting flags,
-and an info series. Per contract: open cases by priority, reaction results, status conditions, team size,
-access identities and nearest token expiry, package balances, pending knowledge transfers. docs/metrics.md
-is the reference. `render()` writes the same text as prometheus_client's `generate_latest` from pre-rendered
-label sets, for the fast /metrics endpoint in `observability.exposition`.
+its position in the contract's queue, and an info series. Per contract: open cases by priority, reaction
+results, status conditions, team size, access identities and nearest token expiry, package balances, pending
+knowledge transfers. docs/metrics.md is the reference. `render()` writes the same text as prometheus_client's
+`generate_latest` from pre-rendered label sets, for the fast /metrics endpoint in `observability.exposition`.
 """
 
 from __future__ import annotations
@@ -255,9 +256,7 @@ class _CaseFacts:
     prefixes: tuple[str, ...]  # "name{labels} " of DEADLINE, REMAINING, USED_RATIO, BREACHED, AWAITING
     deadline_line: str
     awaiting_line: str
-    clock: (
-        sla.ReactionClock | None
-    )  # None: no reaction SLA running (no status.reaction yet, or no usable contract)
+    clock: sla.ReactionClock | None  # None: no reaction SLA running (no status.reaction, no usable contract)
     fixed: tuple[ReactionNow, tuple[str, ...]] | None  # analysis started: the reaction and its lines
     queue_key: QueueKey | None = None  # open and its contract usable: where it stands in the queue
 
@@ -511,7 +510,7 @@ class SlaCollector(Collector):
             contracts = self._refresh_contracts(list(store.contracts.items()))
             cases = self._refresh_cases(list(store.cases.items()), contracts, now_us)
             rows = _rows(contracts, cases, now_us)
-            rows[QUEUE_POSITION] = list(self._queue_rows(cases))
+            rows[QUEUE_POSITION] = list(self._cached_queue_rows(cases))
             return rows
 
     def reaction(self, key: CaseKey) -> ReactionNow | None:
@@ -551,16 +550,16 @@ class SlaCollector(Collector):
             facts = known.get(key)
             if facts is None or facts.version != version:
                 facts = _case_facts(key, obj, version, contract, now_us)
-                self._generation += 1
                 if facts is None:
                     continue
+                self._generation += 1
             fresh[key] = facts
-        if len(fresh) != len(known):  # only cases seen before were kept: a smaller dict lost some
+        if len(fresh) != len(known):  # nothing new, so fresh holds only known keys: fewer means some left
             self._generation += 1
         self._cases = fresh
         return list(fresh.values())
 
-    def _queue_rows(self, cases: Sequence[_CaseFacts]) -> list[Row]:
+    def _cached_queue_rows(self, cases: Sequence[_CaseFacts]) -> list[Row]:
         """Each open case's position in its contract's queue, sorted again only when a case changed."""
         generation, rows = self._queue
         if generation != self._generation:
