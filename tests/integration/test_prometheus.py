@@ -133,7 +133,12 @@ def test_breach_metric_is_1_and_the_alert_fires(
         "Production",
         "Incident",
     )
-    assert sample_value(prometheus.query(series("support_case_reaction_breached", "fresh"))) == 0
+    fresh = eventually(  # its first series may come with the next scrape, 1 s after its first status
+        lambda: prometheus.query(series("support_case_reaction_breached", "fresh")),
+        timeout=30,
+        what="the fresh case's breach metric in Prometheus",
+    )
+    assert sample_value(fresh) == 0
     ratio = sample_value(prometheus.query(series("support_case_reaction_used_ratio", "forgotten")))
     assert ratio is not None and ratio > 1
 
