@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 # Threads of their own: status writes must not wait behind mails and diagnostics in the loop's default
 # pool (6 threads on 2 cores), nor Events behind status writes.
 STATUS_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-write")
-EVENT_THREADS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events")
+EVENT_POSTERS = 4  # Events posted at once: a burst of 10,000 new cases is a burst of Events
+EVENT_THREADS = ThreadPoolExecutor(max_workers=EVENT_POSTERS, thread_name_prefix="events")
 EVENT_BACKLOG = 10_000  # beyond this, Events are dropped (and logged): status is the record, Events a hint
 
 
@@ -84,23 +85,25 @@ class StatusWriter:
 
 @dataclass
 class EventRecorder:
-    """Posts Events in the background, in order; `post` never waits for the API server."""
+    """Posts Events in the background; `post` never waits for the API server."""
 
     api: client.ApiClient
     _queue: asyncio.Queue[tuple[dict[str, Any], EventNote]] = field(
         default_factory=lambda: asyncio.Queue(EVENT_BACKLOG)
     )
-    _task: asyncio.Task[None] | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="event-recorder")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"event-recorder-{i}") for i in range(EVENT_POSTERS)
+            ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
     def post(self, obj: dict[str, Any], notes: list[EventNote]) -> None:
         for note in notes:
