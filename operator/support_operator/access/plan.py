@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from support_operator.access.protected import ProtectedNamespaces
@@ -329,12 +329,18 @@ def describe(plan: AccessPlan) -> str:
     count = len(plan.identities)
     text = f"{count} identit{'y' if count == 1 else 'ies'} in {len(namespaces)} namespace(s)"
     if elevated:
-        text += f", elevated in {', '.join(elevated)}"
+        text += f", elevated in {_some(elevated)}"
     if plan.missing_namespaces:
-        text += f"; not found yet: {', '.join(plan.missing_namespaces)}"
+        text += f"; not found yet: {_some(plan.missing_namespaces)}"
     if plan.skipped:
-        text += f"; protected, never bound: {', '.join(name for name, _ in plan.skipped)}"
+        text += f"; protected, never bound: {_some([name for name, _ in plan.skipped])}"
     return text
+
+
+def _some(names: Sequence[str], shown: int = 20) -> str:
+    """A condition message stays short whatever the scope: the first names, then how many more."""
+    listed = ", ".join(names[:shown])
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown} more"
 
 
 def members_of(identities_: Iterable[Identity]) -> set[str]:

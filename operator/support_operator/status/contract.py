@@ -163,6 +163,8 @@ def plan_contract(
 
 
 MAX_TOKEN_RECORDS = 200
+MAX_GRANTED_NAMESPACES = 1000  # = the CRD's maxItems of status.grantedNamespaces
+MAX_SKIPPED_NAMESPACES = 100  # = the CRD's maxItems of status.skippedNamespaces
 
 
 def _access_fields(access: AccessResult, previous: SupportContractStatus) -> dict[str, object]:
@@ -173,8 +175,10 @@ def _access_fields(access: AccessResult, previous: SupportContractStatus) -> dic
     tokens += [t for t in access.minted if t.credential_id not in known]
     return {
         "identities": access.identities or None,
-        "granted_namespaces": access.granted_namespaces or None,
-        "skipped_namespaces": access.skipped or None,
+        # The API caps these lists (status must stay well under etcd's object limit): the first ones, sorted;
+        # the AccessProvisioned message gives the full count.
+        "granted_namespaces": (access.granted_namespaces or [])[:MAX_GRANTED_NAMESPACES] or None,
+        "skipped_namespaces": (access.skipped or [])[:MAX_SKIPPED_NAMESPACES] or None,
         "tokens": tokens[-MAX_TOKEN_RECORDS:] or None,
     }
 
