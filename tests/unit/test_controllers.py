@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
-import email
-import email.policy
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from controller_harness import (
     CONTRACT,
     Harness,
@@ -28,13 +25,13 @@ from controller_harness import (
 from fake_access_api import FakeApi
 from kubernetes.client.rest import ApiException
 
+from smtp_sink import SmtpServer
 from support_operator.access.provisioner import Provisioner
 from support_operator.api.v1alpha1 import SecretReference, reasons
 from support_operator.api.v1alpha1.reasons import EMAIL_SENDING
 from support_operator.controllers import confirmation as confirmation_module
 from support_operator.notify import smtp
 from support_operator.notify.smtp import SmtpSettings
-from support_operator.testing.controlplane import free_port
 
 KEY = ("shop", "first")
 
@@ -145,33 +142,6 @@ def test_a_case_the_models_refuse_gets_an_event_and_no_write() -> None:
 
 
 # -- confirmation ------------------------------------------------------------------------------------------
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-class SmtpServer:
-    """A real SMTP server on loopback; until `start`, its port refuses connections."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mailbox = Mailbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
 
 
 @pytest.fixture
