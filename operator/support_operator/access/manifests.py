@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 import yaml
 
+from support_operator import constants
 from support_operator.access.plan import (
     ANNOTATION_CASE,
     ANNOTATION_EXPIRES,
-    GROUP_LABEL,
     LABEL_CONTRACT,
     LABEL_IDENTITY,
     LABEL_PURPOSE,
@@ -35,13 +35,13 @@ from support_operator.access.plan import (
     object_name,
 )
 
-ANNOTATION_DIGEST = f"{GROUP_LABEL}/applied-digest"
-ANNOTATION_FINGERPRINT = f"{GROUP_LABEL}/members"
-ANNOTATION_BOUND_UID = f"{GROUP_LABEL}/bound-secret-uid"
-ANNOTATION_CREDENTIAL_ID = f"{GROUP_LABEL}/credential-id"
+ANNOTATION_DIGEST = f"{constants.GROUP}/applied-digest"
+ANNOTATION_FINGERPRINT = f"{constants.GROUP}/members"
+ANNOTATION_BOUND_UID = f"{constants.GROUP}/bound-secret-uid"
+ANNOTATION_CREDENTIAL_ID = f"{constants.GROUP}/credential-id"
 # The kubeconfig context names contract and member for `kubectl support` (queue, log): a kubeconfig
 # extension, which kubectl keeps and ignores.
-KUBECONFIG_EXTENSION = "support.puzzle.ch"
+KUBECONFIG_EXTENSION = constants.KUBECONFIG_EXTENSION
 RBAC_GROUP = "rbac.authorization.k8s.io"
 # Kinds in the order their objects are deleted: the bound Secrets first (that revokes every token of an
 # identity at once), the ClusterRole after the ClusterRoleBinding that refers to it.

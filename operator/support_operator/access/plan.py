@@ -11,18 +11,18 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from support_operator import constants
 from support_operator.access.protected import ProtectedNamespaces
 from support_operator.api.v1alpha1 import AccessMode, AccessSpec, LabelSelector, TeamMember
 from support_operator.api.v1alpha1.contract import ApprovalMode
 from support_operator.domain.sla import parse_duration
 
-GROUP_LABEL = "support.puzzle.ch"
-LABEL_CONTRACT = f"{GROUP_LABEL}/contract"
-LABEL_IDENTITY = f"{GROUP_LABEL}/identity"
-LABEL_PURPOSE = f"{GROUP_LABEL}/purpose"
-ANNOTATION_EXPIRES = f"{GROUP_LABEL}/expires-at"
-ANNOTATION_CASE = f"{GROUP_LABEL}/case"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "support-operator"}
+LABEL_CONTRACT = constants.LABEL_CONTRACT
+LABEL_IDENTITY = constants.LABEL_IDENTITY
+LABEL_PURPOSE = constants.LABEL_PURPOSE
+ANNOTATION_EXPIRES = constants.ANNOTATION_EXPIRES
+ANNOTATION_CASE = constants.ANNOTATION_CASE
+MANAGED_BY = {"app.kubernetes.io/managed-by": constants.OPERATOR_NAME}
 TEAM_IDENTITY = "team"
 MIN_TOKEN_TTL = dt.timedelta(minutes=10)
 # Never granted, whatever the operator's allow-list says: they are cluster-wide super powers.
